@@ -1,0 +1,85 @@
+//! Authorization-server metadata (RFC 8414, OIDC Discovery 1.0), built from what is
+//! actually configured and implemented, so it cannot advertise what the server lacks.
+
+use serde::Serialize;
+
+use crate::grant::{AuthMethod, GrantType, ResponseType};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub introspection_endpoint: String,
+    pub revocation_endpoint: String,
+    pub scopes_supported: Vec<String>,
+    /// REQUIRED by RFC 8414 even when no authorization endpoint is served yet.
+    pub response_types_supported: Vec<&'static str>,
+    /// Listed explicitly: the RFC 8414 default would advertise implicit.
+    pub grant_types_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// What the server implements, as the metadata builder needs to know it.
+pub struct Capabilities<'a> {
+    pub grant_types: &'a [GrantType],
+    pub response_types: &'a [ResponseType],
+    pub pkce_methods: &'a [&'static str],
+    /// Whether `/oauth2/authorize` is served; it is not until the authorization-code flow lands.
+    pub authorization_endpoint: bool,
+    pub scopes: Vec<String>,
+}
+
+impl ServerMetadata {
+    pub fn build(issuer: &str, capabilities: Capabilities<'_>) -> Self {
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let secret_methods = vec![
+            AuthMethod::ClientSecretBasic.as_str(),
+            AuthMethod::ClientSecretPost.as_str(),
+        ];
+        Self {
+            token_endpoint: format!("{issuer}/oauth2/token"),
+            jwks_uri: format!("{issuer}/oauth2/jwks"),
+            introspection_endpoint: format!("{issuer}/oauth2/introspect"),
+            revocation_endpoint: format!("{issuer}/oauth2/revoke"),
+            scopes_supported: capabilities.scopes,
+            response_types_supported: capabilities.response_types.iter().map(|r| r.as_str()).collect(),
+            grant_types_supported: capabilities.grant_types.iter().map(|g| g.as_str()).collect(),
+            token_endpoint_auth_methods_supported: secret_methods.clone(),
+            introspection_endpoint_auth_methods_supported: secret_methods.clone(),
+            revocation_endpoint_auth_methods_supported: secret_methods,
+            code_challenge_methods_supported: capabilities.pkce_methods.to_vec(),
+            authorization_response_iss_parameter_supported: capabilities.authorization_endpoint,
+            issuer,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_only_what_it_is_given() {
+        let metadata = ServerMetadata::build(
+            "https://id.example.com/",
+            Capabilities {
+                grant_types: &[GrantType::ClientCredentials],
+                response_types: &[],
+                pkce_methods: &[],
+                authorization_endpoint: false,
+                scopes: vec!["admin".into()],
+            },
+        );
+        assert_eq!(metadata.issuer, "https://id.example.com");
+        assert_eq!(metadata.token_endpoint, "https://id.example.com/oauth2/token");
+        assert_eq!(metadata.grant_types_supported, ["client_credentials"]);
+        let json = serde_json::to_value(&metadata).unwrap();
+        assert!(json.get("authorization_endpoint").is_none());
+        assert!(!json.to_string().contains("implicit"));
+    }
+}

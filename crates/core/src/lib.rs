@@ -1,0 +1,17 @@
+//! ThetaSecure's domain and protocol rules. Pure functions and types: no I/O, no async,
+//! so every rule here is unit-tested without a server or a database.
+
+pub mod client;
+pub mod clock;
+pub mod discovery;
+pub mod error;
+pub mod grant;
+pub mod ids;
+pub mod random;
+pub mod redirect_uri;
+pub mod scope;
+pub mod secret;
+pub mod token;
+
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use error::{ErrorCode, OAuthError};
