@@ -1,1 +1,142 @@
+//! ThetaSecure's use cases. `App` is cheap to clone and holds everything a request needs:
+//! the store, the loaded signing keys, the clock and the settings. No HTTP here.
 
+pub mod audit;
+pub mod bootstrap;
+mod client_auth;
+pub mod clients;
+pub mod error;
+pub mod introspect;
+pub mod keys;
+mod last_used;
+pub mod passwords;
+pub mod revoke;
+pub mod scopes;
+pub mod server_key;
+pub mod token;
+
+use std::sync::Arc;
+
+use thetasecure_core::Clock;
+use thetasecure_core::discovery::{Capabilities, ServerMetadata};
+use thetasecure_core::grant::GrantType;
+use thetasecure_core::secret::SecretHasher;
+use thetasecure_store::{Store, StoreError};
+
+pub use client_auth::ClientCredentials;
+pub use error::{AdminError, TokenError};
+pub use keys::SigningAlg;
+pub use server_key::ServerKey;
+
+use keys::{KeyError, Keys};
+use last_used::LastUsed;
+
+/// The longest access-token lifetime a client may configure; retired signing keys stay
+/// published this long so every token they signed still verifies.
+pub const MAX_ACCESS_TOKEN_TTL_SECONDS: i64 = 86_400;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base of every advertised URL and the `iss` of every token.
+    pub issuer: String,
+    pub access_token_ttl_seconds: u32,
+    pub signing_alg: SigningAlg,
+}
+
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    server_key: ServerKey,
+    hasher: SecretHasher,
+    last_used: LastUsed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The grants this build implements at the token endpoint; discovery lists exactly these.
+pub const IMPLEMENTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
+
+impl App {
+    /// Loads (or first creates) the signing keys. The store must be migrated.
+    pub async fn new(store: Store, server_key: ServerKey, clock: Arc<dyn Clock>, settings: Settings) -> Result<App, StartError> {
+        let keys = Keys::load(&store, &server_key, settings.signing_alg, clock.now(), MAX_ACCESS_TOKEN_TTL_SECONDS).await?;
+        Ok(App(Arc::new(Inner {
+            hasher: server_key.secret_hasher(),
+            store,
+            keys,
+            clock,
+            settings,
+            server_key,
+            last_used: LastUsed::default(),
+        })))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.0.settings.issuer.trim_end_matches('/')
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.0.clock.as_ref()
+    }
+
+    pub(crate) fn hasher(&self) -> &SecretHasher {
+        &self.0.hasher
+    }
+
+    /// The public JWK Set.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.0.keys.current().jwks()
+    }
+
+    /// Generates a new signing key, retires the active one (it stays published) and
+    /// reloads. Returns the new key id.
+    pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
+        let inner = &self.0;
+        let now = inner.clock.now();
+        let kid = Keys::rotate(&inner.store, &inner.server_key, inner.settings.signing_alg, now).await?;
+        inner
+            .keys
+            .reload(&inner.store, &inner.server_key, inner.settings.signing_alg, now, MAX_ACCESS_TOKEN_TTL_SECONDS)
+            .await?;
+        Ok(kid)
+    }
+
+    /// RFC 8414 metadata from the live configuration and scope registry.
+    pub async fn server_metadata(&self) -> Result<ServerMetadata, StoreError> {
+        let scopes = self.0.store.scopes().list().await?;
+        Ok(ServerMetadata::build(
+            self.issuer(),
+            Capabilities {
+                grant_types: IMPLEMENTED_GRANTS,
+                response_types: &[],
+                pkce_methods: &[],
+                authorization_endpoint: false,
+                scopes: scopes.into_iter().map(|scope| scope.name).collect(),
+            },
+        ))
+    }
+
+    /// Writes coalesced `last_used_at` times; called periodically and at shutdown.
+    pub async fn flush_last_used(&self) -> Result<(), StoreError> {
+        self.0.last_used.flush(&self.0.store).await
+    }
+}

@@ -1,0 +1,41 @@
+//! Audit entries: who changed what. Built here, written by the store in the same
+//! transaction as the change they describe.
+
+use serde_json::Value;
+use thetasecure_core::Timestamp;
+use thetasecure_store::AuditEntry;
+
+/// Who is acting: `client:<id>` for an admin API token, `user:<name>` for the console,
+/// `cli` for the command line, `system` for bootstrap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    pub fn client(client_id: &str) -> Self {
+        Self(format!("client:{client_id}"))
+    }
+
+    pub fn cli() -> Self {
+        Self("cli".into())
+    }
+
+    pub fn system() -> Self {
+        Self("system".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub fn entry(actor: &Actor, at: Timestamp, action: &str, target_type: &str, target_id: &str, details: Value) -> AuditEntry {
+    AuditEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        at,
+        actor: actor.0.clone(),
+        action: action.to_owned(),
+        target_type: target_type.to_owned(),
+        target_id: target_id.to_owned(),
+        details,
+    }
+}

@@ -1,0 +1,289 @@
+//! Managing clients: the admin API and the CLI both call these.
+
+use data_encoding::BASE64URL_NOPAD;
+use serde_json::{Value, json};
+use thetasecure_core::client::{Client, apply_merge_patch, parse_new_client, protected_field_changed};
+use thetasecure_core::grant::{ClientStatus, GrantType};
+use thetasecure_core::ids::ClientId;
+use thetasecure_core::secret::PlainSecret;
+use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
+use thetasecure_store::{ClientCursor, ClientFilter, SecretRecord};
+
+use crate::audit::{self, Actor};
+use crate::{AdminError, App};
+
+pub const MAX_ACTIVE_SECRETS: usize = 5;
+pub const MAX_GRACE_PERIOD_SECONDS: i64 = 7 * 24 * 3600;
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// The words of the product page's tip, used wherever a default client is protected.
+pub const DEFAULT_CLIENT_WARNING: &str = "Avoid modifying or deleting the default clients. These are required for core platform functionality including mobile authentication, desktop agent connectivity, and directory synchronization.";
+
+/// A client just created, with its secret in the clear: the only time it is shown.
+pub struct CreatedClient {
+    pub client: Client,
+    pub secret: Option<PlainSecret>,
+}
+
+/// A listing request as the caller wrote it; parsed and checked here.
+#[derive(Debug, Default, Clone)]
+pub struct ClientQuery {
+    pub search: Option<String>,
+    pub status: Option<String>,
+    pub grant_type: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+pub struct ClientListing {
+    pub items: Vec<Client>,
+    pub next_cursor: Option<String>,
+}
+
+impl App {
+    pub async fn create_client(&self, actor: &Actor, body: &Value) -> Result<CreatedClient, AdminError> {
+        let known_scopes = self.scope_names().await?;
+        let new = parse_new_client(body, &|name| known_scopes.iter().any(|known| known == name))?;
+        let now = self.clock().now();
+        let client = Client {
+            client_id: ClientId::generate(),
+            client_type: new.client_type,
+            metadata: new.metadata,
+            is_default: false,
+            created_at: now,
+            updated_at: now,
+            tokens_revoked_before: None,
+        };
+        let secret = client.metadata.is_confidential().then(PlainSecret::generate);
+        let record = secret.as_ref().map(|secret| self.secret_record(&client.client_id, secret, now));
+        let entry = audit::entry(
+            actor,
+            now,
+            "client.created",
+            "client",
+            client.client_id.as_str(),
+            json!({"client_name": client.metadata.client_name, "client_type": client.client_type}),
+        );
+        self.store()
+            .clients()
+            .create(&client, record.as_ref(), &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        tracing::info!(client_id = %client.client_id, actor = actor.as_str(), "client created");
+        Ok(CreatedClient { client, secret })
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<Client, AdminError> {
+        let id = ClientId::parse(client_id).ok_or(AdminError::NotFound("client"))?;
+        self.store()
+            .clients()
+            .get(&id)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?
+            .ok_or(AdminError::NotFound("client"))
+    }
+
+    pub async fn list_clients(&self, query: &ClientQuery) -> Result<ClientListing, AdminError> {
+        let invalid = |text: String| AdminError::Invalid(OAuthError::invalid_request(text));
+        let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(ClientStatus::parse(raw).ok_or_else(|| {
+                invalid(format!("status must be one of: {}", ClientStatus::expected()))
+            })?),
+        };
+        let grant_type = match query.grant_type.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(GrantType::parse(raw).ok_or_else(|| {
+                invalid(format!("grant_type must be one of: {}", GrantType::expected()))
+            })?),
+        };
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(invalid(format!("limit must be from 1 to {MAX_PAGE_SIZE}")));
+        }
+        let after = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(decode_cursor(raw).ok_or_else(|| invalid("cursor is not one this server issued".into()))?),
+        };
+        let filter = ClientFilter {
+            search: query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
+            status,
+            grant_type,
+            limit,
+            after,
+        };
+        let page = self.store().clients().list(&filter).await.map_err(|e| AdminError::from_store(e, "client"))?;
+        Ok(ClientListing {
+            items: page.items,
+            next_cursor: page.next.as_ref().map(encode_cursor),
+        })
+    }
+
+    /// Applies a JSON merge patch. Changing the grant types, scope or redirect URIs of a
+    /// default client needs `force`.
+    pub async fn update_client(&self, actor: &Actor, client_id: &str, patch: &Value, force: bool) -> Result<Client, AdminError> {
+        let current = self.get_client(client_id).await?;
+        let known_scopes = self.scope_names().await?;
+        let metadata = apply_merge_patch(&current, patch, &|name| known_scopes.iter().any(|known| known == name))?;
+        if let (Some(field), false) = (protected_field_changed(&current, &metadata), force) {
+            return Err(AdminError::Conflict(format!(
+                "{field} of default client {client_id} can only be changed with ?force=true. {DEFAULT_CLIENT_WARNING}"
+            )));
+        }
+        let now = self.clock().now();
+        let disabling = current.is_active() && metadata.status == ClientStatus::Disabled;
+        let updated = Client {
+            metadata,
+            updated_at: now,
+            // Disabling revokes every token the client holds (SPEC 4, revoke-tokens).
+            tokens_revoked_before: if disabling { Some(now) } else { current.tokens_revoked_before },
+            ..current
+        };
+        let changed: Vec<&String> = patch.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let entry = audit::entry(actor, now, "client.updated", "client", client_id, json!({"fields": changed, "force": force}));
+        self.store()
+            .clients()
+            .update(&updated, &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        Ok(updated)
+    }
+
+    pub async fn set_client_status(&self, actor: &Actor, client_id: &str, status: ClientStatus) -> Result<Client, AdminError> {
+        self.update_client(actor, client_id, &json!({"status": status.as_str()}), false).await
+    }
+
+    pub async fn delete_client(&self, actor: &Actor, client_id: &str, force: bool) -> Result<(), AdminError> {
+        let current = self.get_client(client_id).await?;
+        if current.is_default && !force {
+            return Err(AdminError::Conflict(format!(
+                "{client_id} is a default client and can only be deleted with ?force=true. {DEFAULT_CLIENT_WARNING}"
+            )));
+        }
+        let entry = audit::entry(actor, self.clock().now(), "client.deleted", "client", client_id, json!({"force": force}));
+        self.store()
+            .clients()
+            .delete(&current.client_id, &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))
+    }
+
+    pub async fn list_secrets(&self, client_id: &str) -> Result<Vec<SecretRecord>, AdminError> {
+        let client = self.get_client(client_id).await?;
+        let mut secrets = self
+            .store()
+            .secrets()
+            .list(&client.client_id)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.0.last_used.overlay(&mut secrets);
+        Ok(secrets)
+    }
+
+    /// Issues a new secret; the secrets active now keep working for `grace_period_seconds`.
+    pub async fn rotate_secret(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        grace_period_seconds: Option<i64>,
+    ) -> Result<(SecretRecord, PlainSecret), AdminError> {
+        let grace = grace_period_seconds.unwrap_or(0);
+        if !(0..=MAX_GRACE_PERIOD_SECONDS).contains(&grace) {
+            return Err(AdminError::Invalid(OAuthError::invalid_request(format!(
+                "grace_period_seconds must be from 0 to {MAX_GRACE_PERIOD_SECONDS} (7 days)"
+            ))));
+        }
+        let client = self.get_client(client_id).await?;
+        if !client.metadata.is_confidential() {
+            return Err(AdminError::Invalid(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "public clients (token_endpoint_auth_method none) have no secret",
+            )));
+        }
+        let now = self.clock().now();
+        let secret = PlainSecret::generate();
+        let record = self.secret_record(&client.client_id, &secret, now);
+        let entry = audit::entry(
+            actor,
+            now,
+            "client.secret_rotated",
+            "client",
+            client_id,
+            json!({"secret_id": record.id, "hint": record.hint, "grace_period_seconds": grace}),
+        );
+        self.store()
+            .secrets()
+            .rotate(&client.client_id, &record, now.plus_seconds(grace), MAX_ACTIVE_SECRETS, now, &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        Ok((record, secret))
+    }
+
+    pub async fn revoke_secret(&self, actor: &Actor, client_id: &str, secret_id: &str) -> Result<(), AdminError> {
+        let client = self.get_client(client_id).await?;
+        let now = self.clock().now();
+        let entry = audit::entry(actor, now, "client.secret_revoked", "client", client_id, json!({"secret_id": secret_id}));
+        self.store()
+            .secrets()
+            .revoke(&client.client_id, secret_id, now, &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "secret"))
+    }
+
+    /// Every access token the client holds stops being active now.
+    pub async fn revoke_client_tokens(&self, actor: &Actor, client_id: &str) -> Result<(), AdminError> {
+        let client = self.get_client(client_id).await?;
+        let now = self.clock().now();
+        let entry = audit::entry(actor, now, "client.tokens_revoked", "client", client_id, json!({}));
+        self.store()
+            .clients()
+            .revoke_tokens(&client.client_id, now, &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))
+    }
+
+    pub(crate) fn secret_record(&self, client_id: &ClientId, secret: &PlainSecret, now: Timestamp) -> SecretRecord {
+        SecretRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: client_id.clone(),
+            hash: self.hasher().hash(secret),
+            hint: secret.hint(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+
+    async fn scope_names(&self) -> Result<Vec<String>, AdminError> {
+        let scopes = self.store().scopes().list().await.map_err(|e| AdminError::from_store(e, "scope"))?;
+        Ok(scopes.into_iter().map(|scope| scope.name).collect())
+    }
+}
+
+fn encode_cursor(cursor: &ClientCursor) -> String {
+    BASE64URL_NOPAD.encode(format!("{}:{}", cursor.created_at.0, cursor.client_id).as_bytes())
+}
+
+fn decode_cursor(raw: &str) -> Option<ClientCursor> {
+    let text = String::from_utf8(BASE64URL_NOPAD.decode(raw.as_bytes()).ok()?).ok()?;
+    let (created_at, client_id) = text.split_once(':')?;
+    Some(ClientCursor {
+        created_at: Timestamp(created_at.parse().ok()?),
+        client_id: ClientId::parse(client_id)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = ClientCursor { created_at: Timestamp(42), client_id: ClientId::generate() };
+        assert_eq!(decode_cursor(&encode_cursor(&cursor)), Some(cursor));
+        assert_eq!(decode_cursor("!!"), None);
+        assert_eq!(decode_cursor(&BASE64URL_NOPAD.encode(b"x:y")), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! One error enum per kind of use case, each mapping to the protocol error it means.
+
+use thetasecure_core::OAuthError;
+use thetasecure_store::StoreError;
+
+/// Errors of the admin use cases (admin API and CLI).
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// 400 with the RFC 7591 / RFC 6749 code and a description naming the field.
+    #[error("{0}")]
+    Invalid(OAuthError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage is busy or unreachable; the request may be retried.
+    #[error("storage temporarily unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    /// Maps a store error, naming what a NotFound was about.
+    pub fn from_store(error: StoreError, what: &'static str) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound(what),
+            StoreError::Conflict(why) => Self::Conflict(why),
+            StoreError::Busy | StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::Backend(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<OAuthError> for AdminError {
+    fn from(error: OAuthError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
+/// Errors of the token, introspection and revocation endpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Client authentication failed: unknown client, wrong secret, disabled client.
+    #[error("invalid_client: {0}")]
+    InvalidClient(&'static str),
+    #[error("{0}")]
+    Rejected(OAuthError),
+    #[error("storage temporarily unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for TokenError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Busy | StoreError::Unavailable(_) => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(error: OAuthError) -> Self {
+        Self::Rejected(error)
+    }
+}

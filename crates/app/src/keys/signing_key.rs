@@ -1,0 +1,167 @@
+use std::fmt;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
+use data_encoding::BASE64URL_NOPAD;
+
+use super::KeyError;
+
+/// JWS algorithms ThetaSecure signs with (RFC 7518 §3.1, RFC 8037).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    Es256,
+    Rs256,
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub const ALL: &'static [SigningAlg] = &[SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|alg| alg.as_str() == raw)
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+enum KeyPairKind {
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A parsed key pair, ready to sign without further parsing.
+pub struct SigningKey {
+    kid: String,
+    alg: SigningAlg,
+    pair: KeyPairKind,
+    public_jwk: serde_json::Value,
+    /// The precomputed JOSE header of access tokens, base64url-encoded.
+    access_token_header: String,
+}
+
+pub(super) fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
+    let rng = SystemRandom::new();
+    let failed = |what: &str| KeyError::Material(format!("could not generate {what} key"));
+    Ok(match alg {
+        SigningAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| failed("P-256"))?
+            .as_ref()
+            .to_vec(),
+        SigningAlg::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .and_then(|pair| pair.as_der())
+            .map_err(|_| failed("RSA"))?
+            .as_ref()
+            .to_vec(),
+        // PKCS#8 v1: the form other JOSE libraries read back (ARCHITECTURE "known traps").
+        SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&rng)
+            .map_err(|_| failed("Ed25519"))?
+            .as_ref()
+            .to_vec(),
+    })
+}
+
+impl SigningKey {
+    pub fn from_pkcs8(kid: String, alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyError> {
+        let rejected = |e: aws_lc_rs::error::KeyRejected| KeyError::Material(e.to_string());
+        let b64 = |bytes: &[u8]| BASE64URL_NOPAD.encode(bytes);
+        let (pair, mut jwk) = match alg {
+            SigningAlg::Es256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(rejected)?;
+                // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
+                let point = pair.public_key().as_ref();
+                if point.len() != 65 {
+                    return Err(KeyError::Material("unexpected P-256 public key length".into()));
+                }
+                let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
+                (KeyPairKind::Ec(pair), jwk)
+            }
+            SigningAlg::Rs256 => {
+                let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(rejected)?;
+                let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                let jwk = serde_json::json!({"kty": "RSA", "n": b64(&components.n), "e": b64(&components.e)});
+                (KeyPairKind::Rsa(pair), jwk)
+            }
+            SigningAlg::EdDsa => {
+                let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(rejected)?;
+                let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())});
+                (KeyPairKind::Ed(pair), jwk)
+            }
+        };
+        jwk["kid"] = kid.clone().into();
+        jwk["alg"] = alg.as_str().into();
+        jwk["use"] = "sig".into();
+        let header = serde_json::json!({"alg": alg.as_str(), "typ": thetasecure_core::token::ACCESS_TOKEN_TYP, "kid": kid});
+        Ok(Self {
+            access_token_header: b64(header.to_string().as_bytes()),
+            kid,
+            alg,
+            pair,
+            public_jwk: jwk,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+
+    pub fn public_jwk(&self) -> &serde_json::Value {
+        &self.public_jwk
+    }
+
+    pub(super) fn access_token_header(&self) -> &str {
+        &self.access_token_header
+    }
+
+    pub(super) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let failed = || KeyError::Material("signing failed".into());
+        match &self.pair {
+            KeyPairKind::Ec(pair) => pair
+                .sign(&SystemRandom::new(), message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| failed()),
+            KeyPairKind::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig)
+                    .map_err(|_| failed())?;
+                Ok(sig)
+            }
+            KeyPairKind::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    pub(super) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        let public = match &self.pair {
+            KeyPairKind::Ec(pair) => pair.public_key().as_ref().to_vec(),
+            KeyPairKind::Rsa(pair) => pair.public_key().as_ref().to_vec(),
+            KeyPairKind::Ed(pair) => pair.public_key().as_ref().to_vec(),
+        };
+        let algorithm: &dyn signature::VerificationAlgorithm = match self.alg {
+            SigningAlg::Es256 => &ECDSA_P256_SHA256_FIXED,
+            SigningAlg::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+            SigningAlg::EdDsa => &ED25519,
+        };
+        UnparsedPublicKey::new(algorithm, public).verify(message, sig).is_ok()
+    }
+}
