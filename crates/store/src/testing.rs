@@ -1,0 +1,119 @@
+//! Throw-away databases for tests (feature `testing`): a fresh SQLite file in a temp
+//! directory, or a fresh schema in the PostgreSQL named by `THETASECURE_TEST_DATABASE_URL`.
+//! A test helper fails loudly: panics here are deliberate.
+#![allow(clippy::panic, clippy::expect_used)]
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+use crate::{Engine, Store};
+
+pub const DATABASE_URL_ENV: &str = "THETASECURE_TEST_DATABASE_URL";
+
+/// Both engines, for tests that loop over them.
+pub fn engines() -> [Engine; 2] {
+    [Engine::Sqlite, Engine::Postgres]
+}
+
+/// Lives as long as the database: dropping it removes the file or the schema.
+pub struct TestDatabase {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    /// (server URL without the schema option, schema name)
+    schema: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// `None` when PostgreSQL is asked for but `THETASECURE_TEST_DATABASE_URL` is unset
+    /// (a reason is printed); with `CI=true` that panics instead, so CI cannot skip it.
+    pub async fn new(engine: Engine) -> Option<TestDatabase> {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::Builder::new()
+                    .prefix("thetasecure-test-")
+                    .tempdir()
+                    .expect("create a temp directory");
+                let url = format!("sqlite://{}", dir.path().join("thetasecure.db").display());
+                Some(TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    schema: None,
+                })
+            }
+            Engine::Postgres => {
+                let Some(base) = std::env::var(DATABASE_URL_ENV)
+                    .ok()
+                    .filter(|url| !url.is_empty())
+                else {
+                    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                        panic!(
+                            "{DATABASE_URL_ENV} is unset but CI=true: PostgreSQL cases must run in CI"
+                        );
+                    }
+                    eprintln!("skipping PostgreSQL case: {DATABASE_URL_ENV} is unset");
+                    return None;
+                };
+                let schema = format!("ts_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = PgConnection::connect(&base)
+                    .await
+                    .unwrap_or_else(|err| panic!("connect to {DATABASE_URL_ENV}: {err}"));
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|err| panic!("create schema {schema}: {err}"));
+                let _ = conn.close().await;
+                // libpq's `options` parameter: every connection of the pool, and of a
+                // server subprocess given this URL, uses the schema. The migrations'
+                // bookkeeping table lands there too, so each test stands alone.
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                Some(TestDatabase {
+                    url,
+                    _dir: None,
+                    schema: Some((base, schema)),
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A connected, migrated store on this database.
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate the test database");
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.schema.take() else {
+            return;
+        };
+        // Drop may run inside an async runtime, which must not block on itself: use a
+        // thread with its own small runtime. Best effort: a leftover schema is harmless.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&base).await {
+                    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
