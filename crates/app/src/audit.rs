@@ -28,7 +28,14 @@ impl Actor {
     }
 }
 
-pub fn entry(actor: &Actor, at: Timestamp, action: &str, target_type: &str, target_id: &str, details: Value) -> AuditEntry {
+pub fn entry(
+    actor: &Actor,
+    at: Timestamp,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    details: Value,
+) -> AuditEntry {
     AuditEntry {
         id: uuid::Uuid::now_v7().to_string(),
         at,
@@ -37,5 +44,42 @@ pub fn entry(actor: &Actor, at: Timestamp, action: &str, target_type: &str, targ
         target_type: target_type.to_owned(),
         target_id: target_id.to_owned(),
         details,
+    }
+}
+
+pub struct AuditPage {
+    pub items: Vec<thetasecure_store::AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+impl crate::App {
+    /// Newest first; `cursor` is the `next_cursor` of the previous page.
+    pub async fn list_audit_events(
+        &self,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<AuditPage, crate::AdminError> {
+        let limit = limit.unwrap_or(crate::clients::DEFAULT_PAGE_SIZE);
+        if !(1..=crate::clients::MAX_PAGE_SIZE).contains(&limit) {
+            return Err(crate::AdminError::Invalid(
+                thetasecure_core::OAuthError::invalid_request(format!(
+                    "limit must be from 1 to {}",
+                    crate::clients::MAX_PAGE_SIZE
+                )),
+            ));
+        }
+        let mut items = self
+            .store()
+            .audit()
+            .list(cursor, limit + 1)
+            .await
+            .map_err(|e| crate::AdminError::from_store(e, "audit event"))?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|event| event.id.clone())
+        } else {
+            None
+        };
+        Ok(AuditPage { items, next_cursor })
     }
 }

@@ -33,17 +33,32 @@ pub const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
 
 impl App {
     /// Provisions an empty store; `Ok(None)` when it already was (by us or another instance).
-    pub async fn bootstrap(&self, input: BootstrapInput) -> Result<Option<Provisioned>, AdminError> {
+    pub async fn bootstrap(
+        &self,
+        input: BootstrapInput,
+    ) -> Result<Option<Provisioned>, AdminError> {
         // Fast path for every start after the first: skip generating secrets and the
         // deliberately slow password hash. The store's marker row still decides races.
-        if self.store().clients().count().await.map_err(|e| AdminError::from_store(e, "store"))? > 0 {
+        if self
+            .store()
+            .clients()
+            .count()
+            .await
+            .map_err(|e| AdminError::from_store(e, "store"))?
+            > 0
+        {
             return Ok(None);
         }
         let mut generated = Vec::new();
-        let mut secret_for = |label: &'static str, supplied: Option<String>, min: usize| -> Result<PlainSecret, AdminError> {
+        let mut secret_for = |label: &'static str,
+                              supplied: Option<String>,
+                              min: usize|
+         -> Result<PlainSecret, AdminError> {
             match supplied {
                 Some(value) if value.chars().count() >= min => Ok(PlainSecret::new(value)),
-                Some(_) => Err(AdminError::Internal(format!("{label} must be at least {min} characters"))),
+                Some(_) => Err(AdminError::Internal(format!(
+                    "{label} must be at least {min} characters"
+                ))),
                 None => {
                     let secret = PlainSecret::generate();
                     generated.push((label, secret.clone()));
@@ -51,9 +66,21 @@ impl App {
                 }
             }
         };
-        let admin_secret = secret_for("THETASECURE_BOOTSTRAP_ADMIN_CLIENT_SECRET", input.admin_client_secret, MIN_SUPPLIED_SECRET_CHARS)?;
-        let sync_secret = secret_for("THETASECURE_BOOTSTRAP_SYNC_CLIENT_SECRET", input.sync_client_secret, MIN_SUPPLIED_SECRET_CHARS)?;
-        let password = secret_for("THETASECURE_BOOTSTRAP_ADMIN_PASSWORD", input.admin_password, MIN_ADMIN_PASSWORD_CHARS)?;
+        let admin_secret = secret_for(
+            "THETASECURE_BOOTSTRAP_ADMIN_CLIENT_SECRET",
+            input.admin_client_secret,
+            MIN_SUPPLIED_SECRET_CHARS,
+        )?;
+        let sync_secret = secret_for(
+            "THETASECURE_BOOTSTRAP_SYNC_CLIENT_SECRET",
+            input.sync_client_secret,
+            MIN_SUPPLIED_SECRET_CHARS,
+        )?;
+        let password = secret_for(
+            "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
+            input.admin_password,
+            MIN_ADMIN_PASSWORD_CHARS,
+        )?;
         let admin_username = input.admin_username.unwrap_or_else(|| "admin".to_owned());
 
         let now = self.clock().now();
@@ -74,7 +101,8 @@ impl App {
                     SYNC_CLIENT_ID => Some(&sync_secret),
                     _ => None,
                 };
-                let record = secret.map(|secret| self.secret_record(&client.client_id, secret, now));
+                let record =
+                    secret.map(|secret| self.secret_record(&client.client_id, secret, now));
                 (client, record)
             })
             .collect::<Vec<_>>();
@@ -108,17 +136,38 @@ impl App {
         let mut audit_entries: Vec<_> = clients
             .iter()
             .map(|(client, _)| {
-                audit::entry(&system, now, "client.created", "client", client.client_id.as_str(), serde_json::json!({"bootstrap": true}))
+                audit::entry(
+                    &system,
+                    now,
+                    "client.created",
+                    "client",
+                    client.client_id.as_str(),
+                    serde_json::json!({"bootstrap": true}),
+                )
             })
             .collect();
-        audit_entries.push(audit::entry(&system, now, "user.created", "user", &admin_username, serde_json::json!({"bootstrap": true})));
-        let plan = BootstrapPlan { scopes, clients, admin_user };
+        audit_entries.push(audit::entry(
+            &system,
+            now,
+            "user.created",
+            "user",
+            &admin_username,
+            serde_json::json!({"bootstrap": true}),
+        ));
+        let plan = BootstrapPlan {
+            scopes,
+            clients,
+            admin_user,
+        };
         let provisioned = self
             .store()
             .bootstrap()
             .provision(&plan, &audit_entries)
             .await
             .map_err(|e| AdminError::from_store(e, "store"))?;
-        Ok(provisioned.then_some(Provisioned { admin_username, generated }))
+        Ok(provisioned.then_some(Provisioned {
+            admin_username,
+            generated,
+        }))
     }
 }

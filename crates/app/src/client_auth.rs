@@ -31,7 +31,10 @@ const AUTH_FAILED: &str = "client authentication failed";
 
 impl App {
     /// Returns the authenticated, active, confidential client.
-    pub(crate) async fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<Client, TokenError> {
+    pub(crate) async fn authenticate_client(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<Client, TokenError> {
         let Some(client_id) = ClientId::parse(&credentials.client_id) else {
             self.burn_one_verification(&credentials.secret);
             return Err(TokenError::InvalidClient(AUTH_FAILED));
@@ -57,10 +60,14 @@ impl App {
         }
         if client.metadata.token_endpoint_auth_method != credentials.method {
             // Only a caller holding the secret gets this far, so naming the method leaks nothing.
-            return Err(TokenError::InvalidClient(match client.metadata.token_endpoint_auth_method {
-                AuthMethod::ClientSecretPost => "this client authenticates with client_secret_post",
-                _ => "this client authenticates with client_secret_basic",
-            }));
+            return Err(TokenError::InvalidClient(
+                match client.metadata.token_endpoint_auth_method {
+                    AuthMethod::ClientSecretPost => {
+                        "this client authenticates with client_secret_post"
+                    }
+                    _ => "this client authenticates with client_secret_basic",
+                },
+            ));
         }
         self.0.last_used.note(secret, now);
         Ok(client)
@@ -68,6 +75,8 @@ impl App {
 
     /// Keeps the unknown-client path as costly as the wrong-secret path.
     fn burn_one_verification(&self, presented: &PlainSecret) {
-        let _ = self.hasher().verify(presented, &SecretHash::from_bytes(vec![0; 32]));
+        let _ = self
+            .hasher()
+            .verify(presented, &SecretHash::from_bytes(vec![0; 32]));
     }
 }

@@ -2,7 +2,9 @@
 
 use data_encoding::BASE64URL_NOPAD;
 use serde_json::{Value, json};
-use thetasecure_core::client::{Client, apply_merge_patch, parse_new_client, protected_field_changed};
+use thetasecure_core::client::{
+    Client, apply_merge_patch, parse_new_client, protected_field_changed,
+};
 use thetasecure_core::grant::{ClientStatus, GrantType};
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::secret::PlainSecret;
@@ -42,7 +44,11 @@ pub struct ClientListing {
 }
 
 impl App {
-    pub async fn create_client(&self, actor: &Actor, body: &Value) -> Result<CreatedClient, AdminError> {
+    pub async fn create_client(
+        &self,
+        actor: &Actor,
+        body: &Value,
+    ) -> Result<CreatedClient, AdminError> {
         let known_scopes = self.scope_names().await?;
         let new = parse_new_client(body, &|name| known_scopes.iter().any(|known| known == name))?;
         let now = self.clock().now();
@@ -55,8 +61,13 @@ impl App {
             updated_at: now,
             tokens_revoked_before: None,
         };
-        let secret = client.metadata.is_confidential().then(PlainSecret::generate);
-        let record = secret.as_ref().map(|secret| self.secret_record(&client.client_id, secret, now));
+        let secret = client
+            .metadata
+            .is_confidential()
+            .then(PlainSecret::generate);
+        let record = secret
+            .as_ref()
+            .map(|secret| self.secret_record(&client.client_id, secret, now));
         let entry = audit::entry(
             actor,
             now,
@@ -89,13 +100,19 @@ impl App {
         let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => Some(ClientStatus::parse(raw).ok_or_else(|| {
-                invalid(format!("status must be one of: {}", ClientStatus::expected()))
+                invalid(format!(
+                    "status must be one of: {}",
+                    ClientStatus::expected()
+                ))
             })?),
         };
         let grant_type = match query.grant_type.as_deref().filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => Some(GrantType::parse(raw).ok_or_else(|| {
-                invalid(format!("grant_type must be one of: {}", GrantType::expected()))
+                invalid(format!(
+                    "grant_type must be one of: {}",
+                    GrantType::expected()
+                ))
             })?),
         };
         let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
@@ -104,16 +121,29 @@ impl App {
         }
         let after = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => Some(decode_cursor(raw).ok_or_else(|| invalid("cursor is not one this server issued".into()))?),
+            Some(raw) => Some(
+                decode_cursor(raw)
+                    .ok_or_else(|| invalid("cursor is not one this server issued".into()))?,
+            ),
         };
         let filter = ClientFilter {
-            search: query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
+            search: query
+                .search
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             status,
             grant_type,
             limit,
             after,
         };
-        let page = self.store().clients().list(&filter).await.map_err(|e| AdminError::from_store(e, "client"))?;
+        let page = self
+            .store()
+            .clients()
+            .list(&filter)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
         Ok(ClientListing {
             items: page.items,
             next_cursor: page.next.as_ref().map(encode_cursor),
@@ -122,10 +152,18 @@ impl App {
 
     /// Applies a JSON merge patch. Changing the grant types, scope or redirect URIs of a
     /// default client needs `force`.
-    pub async fn update_client(&self, actor: &Actor, client_id: &str, patch: &Value, force: bool) -> Result<Client, AdminError> {
+    pub async fn update_client(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        patch: &Value,
+        force: bool,
+    ) -> Result<Client, AdminError> {
         let current = self.get_client(client_id).await?;
         let known_scopes = self.scope_names().await?;
-        let metadata = apply_merge_patch(&current, patch, &|name| known_scopes.iter().any(|known| known == name))?;
+        let metadata = apply_merge_patch(&current, patch, &|name| {
+            known_scopes.iter().any(|known| known == name)
+        })?;
         if let (Some(field), false) = (protected_field_changed(&current, &metadata), force) {
             return Err(AdminError::Conflict(format!(
                 "{field} of default client {client_id} can only be changed with ?force=true. {DEFAULT_CLIENT_WARNING}"
@@ -137,11 +175,25 @@ impl App {
             metadata,
             updated_at: now,
             // Disabling revokes every token the client holds (SPEC 4, revoke-tokens).
-            tokens_revoked_before: if disabling { Some(now) } else { current.tokens_revoked_before },
+            tokens_revoked_before: if disabling {
+                Some(now)
+            } else {
+                current.tokens_revoked_before
+            },
             ..current
         };
-        let changed: Vec<&String> = patch.as_object().map(|m| m.keys().collect()).unwrap_or_default();
-        let entry = audit::entry(actor, now, "client.updated", "client", client_id, json!({"fields": changed, "force": force}));
+        let changed: Vec<&String> = patch
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        let entry = audit::entry(
+            actor,
+            now,
+            "client.updated",
+            "client",
+            client_id,
+            json!({"fields": changed, "force": force}),
+        );
         self.store()
             .clients()
             .update(&updated, &entry)
@@ -150,18 +202,36 @@ impl App {
         Ok(updated)
     }
 
-    pub async fn set_client_status(&self, actor: &Actor, client_id: &str, status: ClientStatus) -> Result<Client, AdminError> {
-        self.update_client(actor, client_id, &json!({"status": status.as_str()}), false).await
+    pub async fn set_client_status(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        status: ClientStatus,
+    ) -> Result<Client, AdminError> {
+        self.update_client(actor, client_id, &json!({"status": status.as_str()}), false)
+            .await
     }
 
-    pub async fn delete_client(&self, actor: &Actor, client_id: &str, force: bool) -> Result<(), AdminError> {
+    pub async fn delete_client(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        force: bool,
+    ) -> Result<(), AdminError> {
         let current = self.get_client(client_id).await?;
         if current.is_default && !force {
             return Err(AdminError::Conflict(format!(
                 "{client_id} is a default client and can only be deleted with ?force=true. {DEFAULT_CLIENT_WARNING}"
             )));
         }
-        let entry = audit::entry(actor, self.clock().now(), "client.deleted", "client", client_id, json!({"force": force}));
+        let entry = audit::entry(
+            actor,
+            self.clock().now(),
+            "client.deleted",
+            "client",
+            client_id,
+            json!({"force": force}),
+        );
         self.store()
             .clients()
             .delete(&current.client_id, &entry)
@@ -214,16 +284,35 @@ impl App {
         );
         self.store()
             .secrets()
-            .rotate(&client.client_id, &record, now.plus_seconds(grace), MAX_ACTIVE_SECRETS, now, &entry)
+            .rotate(
+                &client.client_id,
+                &record,
+                now.plus_seconds(grace),
+                MAX_ACTIVE_SECRETS,
+                now,
+                &entry,
+            )
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
         Ok((record, secret))
     }
 
-    pub async fn revoke_secret(&self, actor: &Actor, client_id: &str, secret_id: &str) -> Result<(), AdminError> {
+    pub async fn revoke_secret(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<(), AdminError> {
         let client = self.get_client(client_id).await?;
         let now = self.clock().now();
-        let entry = audit::entry(actor, now, "client.secret_revoked", "client", client_id, json!({"secret_id": secret_id}));
+        let entry = audit::entry(
+            actor,
+            now,
+            "client.secret_revoked",
+            "client",
+            client_id,
+            json!({"secret_id": secret_id}),
+        );
         self.store()
             .secrets()
             .revoke(&client.client_id, secret_id, now, &entry)
@@ -232,10 +321,21 @@ impl App {
     }
 
     /// Every access token the client holds stops being active now.
-    pub async fn revoke_client_tokens(&self, actor: &Actor, client_id: &str) -> Result<(), AdminError> {
+    pub async fn revoke_client_tokens(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+    ) -> Result<(), AdminError> {
         let client = self.get_client(client_id).await?;
         let now = self.clock().now();
-        let entry = audit::entry(actor, now, "client.tokens_revoked", "client", client_id, json!({}));
+        let entry = audit::entry(
+            actor,
+            now,
+            "client.tokens_revoked",
+            "client",
+            client_id,
+            json!({}),
+        );
         self.store()
             .clients()
             .revoke_tokens(&client.client_id, now, &entry)
@@ -243,7 +343,12 @@ impl App {
             .map_err(|e| AdminError::from_store(e, "client"))
     }
 
-    pub(crate) fn secret_record(&self, client_id: &ClientId, secret: &PlainSecret, now: Timestamp) -> SecretRecord {
+    pub(crate) fn secret_record(
+        &self,
+        client_id: &ClientId,
+        secret: &PlainSecret,
+        now: Timestamp,
+    ) -> SecretRecord {
         SecretRecord {
             id: uuid::Uuid::now_v7().to_string(),
             client_id: client_id.clone(),
@@ -257,7 +362,12 @@ impl App {
     }
 
     async fn scope_names(&self) -> Result<Vec<String>, AdminError> {
-        let scopes = self.store().scopes().list().await.map_err(|e| AdminError::from_store(e, "scope"))?;
+        let scopes = self
+            .store()
+            .scopes()
+            .list()
+            .await
+            .map_err(|e| AdminError::from_store(e, "scope"))?;
         Ok(scopes.into_iter().map(|scope| scope.name).collect())
     }
 }
@@ -281,7 +391,10 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        let cursor = ClientCursor { created_at: Timestamp(42), client_id: ClientId::generate() };
+        let cursor = ClientCursor {
+            created_at: Timestamp(42),
+            client_id: ClientId::generate(),
+        };
         assert_eq!(decode_cursor(&encode_cursor(&cursor)), Some(cursor));
         assert_eq!(decode_cursor("!!"), None);
         assert_eq!(decode_cursor(&BASE64URL_NOPAD.encode(b"x:y")), None);

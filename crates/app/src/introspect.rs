@@ -9,13 +9,19 @@ use crate::{App, ClientCredentials, TokenError};
 const PRIVILEGED_SCOPES: &[&str] = &["admin", "introspect"];
 
 impl App {
-    pub async fn introspect(&self, caller: &ClientCredentials, token: &str) -> Result<Value, TokenError> {
+    pub async fn introspect(
+        &self,
+        caller: &ClientCredentials,
+        token: &str,
+    ) -> Result<Value, TokenError> {
         let caller = self.authenticate_client(caller).await?;
         let inactive = json!({"active": false});
         let Some(active) = self.active_access_token(token).await? else {
             return Ok(inactive);
         };
-        let privileged = PRIVILEGED_SCOPES.iter().any(|scope| caller.metadata.scope.contains(scope));
+        let privileged = PRIVILEGED_SCOPES
+            .iter()
+            .any(|scope| caller.metadata.scope.contains(scope));
         if !privileged && active.client.client_id != caller.client_id {
             return Ok(inactive);
         }

@@ -17,7 +17,10 @@ pub(crate) struct LastUsed {
 
 impl LastUsed {
     pub(crate) fn note(&self, secret: &SecretRecord, now: Timestamp) {
-        if secret.last_used_at.is_some_and(|at| now.0 - at.0 < RESOLUTION_MS) {
+        if secret
+            .last_used_at
+            .is_some_and(|at| now.0 - at.0 < RESOLUTION_MS)
+        {
             return;
         }
         if let Ok(mut pending) = self.pending.lock() {

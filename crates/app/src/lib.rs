@@ -26,6 +26,11 @@ use thetasecure_store::{Store, StoreError};
 pub use client_auth::ClientCredentials;
 pub use error::{AdminError, TokenError};
 pub use keys::SigningAlg;
+
+/// The stored records the admin API shows, re-exported so callers need not know the store.
+pub mod records {
+    pub use thetasecure_store::{AuditEvent, ScopeRecord, SecretRecord};
+}
 pub use server_key::ServerKey;
 
 use keys::{KeyError, Keys};
@@ -69,8 +74,20 @@ pub const IMPLEMENTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
 
 impl App {
     /// Loads (or first creates) the signing keys. The store must be migrated.
-    pub async fn new(store: Store, server_key: ServerKey, clock: Arc<dyn Clock>, settings: Settings) -> Result<App, StartError> {
-        let keys = Keys::load(&store, &server_key, settings.signing_alg, clock.now(), MAX_ACCESS_TOKEN_TTL_SECONDS).await?;
+    pub async fn new(
+        store: Store,
+        server_key: ServerKey,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<App, StartError> {
+        let keys = Keys::load(
+            &store,
+            &server_key,
+            settings.signing_alg,
+            clock.now(),
+            MAX_ACCESS_TOKEN_TTL_SECONDS,
+        )
+        .await?;
         Ok(App(Arc::new(Inner {
             hasher: server_key.secret_hasher(),
             store,
@@ -94,6 +111,10 @@ impl App {
         self.0.settings.issuer.trim_end_matches('/')
     }
 
+    pub fn now(&self) -> thetasecure_core::Timestamp {
+        self.0.clock.now()
+    }
+
     pub(crate) fn clock(&self) -> &dyn Clock {
         self.0.clock.as_ref()
     }
@@ -112,10 +133,22 @@ impl App {
     pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
         let inner = &self.0;
         let now = inner.clock.now();
-        let kid = Keys::rotate(&inner.store, &inner.server_key, inner.settings.signing_alg, now).await?;
+        let kid = Keys::rotate(
+            &inner.store,
+            &inner.server_key,
+            inner.settings.signing_alg,
+            now,
+        )
+        .await?;
         inner
             .keys
-            .reload(&inner.store, &inner.server_key, inner.settings.signing_alg, now, MAX_ACCESS_TOKEN_TTL_SECONDS)
+            .reload(
+                &inner.store,
+                &inner.server_key,
+                inner.settings.signing_alg,
+                now,
+                MAX_ACCESS_TOKEN_TTL_SECONDS,
+            )
             .await?;
         Ok(kid)
     }

@@ -9,7 +9,11 @@ use thetasecure_store::RevokedAccessToken;
 use crate::{App, ClientCredentials, TokenError};
 
 impl App {
-    pub async fn revoke_token(&self, caller: &ClientCredentials, token: &str) -> Result<(), TokenError> {
+    pub async fn revoke_token(
+        &self,
+        caller: &ClientCredentials,
+        token: &str,
+    ) -> Result<(), TokenError> {
         let caller = self.authenticate_client(caller).await?;
         let Some(active) = self.active_access_token(token).await? else {
             return Ok(());

@@ -18,14 +18,20 @@ fn parse_description(body: &Value, required: bool) -> Result<Option<String>, Adm
     match body.get("description") {
         None | Some(Value::Null) if required => Err(invalid("description is required")),
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.chars().count() <= MAX_DESCRIPTION_CHARS => Ok(Some(text.trim().to_owned())),
-        Some(Value::String(_)) => Err(invalid(format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"))),
+        Some(Value::String(text)) if text.chars().count() <= MAX_DESCRIPTION_CHARS => {
+            Ok(Some(text.trim().to_owned()))
+        }
+        Some(Value::String(_)) => Err(invalid(format!(
+            "description must be at most {MAX_DESCRIPTION_CHARS} characters"
+        ))),
         Some(_) => Err(invalid("description must be a string")),
     }
 }
 
 fn reject_unknown_fields(body: &Value, allowed: &[&str]) -> Result<(), AdminError> {
-    let object = body.as_object().ok_or_else(|| invalid("the request body must be a JSON object"))?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| invalid("the request body must be a JSON object"))?;
     match object.keys().find(|key| !allowed.contains(&key.as_str())) {
         Some(key) => Err(invalid(format!("unknown field `{key}`"))),
         None => Ok(()),
@@ -34,7 +40,11 @@ fn reject_unknown_fields(body: &Value, allowed: &[&str]) -> Result<(), AdminErro
 
 impl App {
     pub async fn list_scopes(&self) -> Result<Vec<ScopeRecord>, AdminError> {
-        self.store().scopes().list().await.map_err(|e| AdminError::from_store(e, "scope"))
+        self.store()
+            .scopes()
+            .list()
+            .await
+            .map_err(|e| AdminError::from_store(e, "scope"))
     }
 
     pub async fn get_scope(&self, name: &str) -> Result<ScopeRecord, AdminError> {
@@ -46,16 +56,28 @@ impl App {
             .ok_or(AdminError::NotFound("scope"))
     }
 
-    pub async fn create_scope(&self, actor: &Actor, body: &Value) -> Result<ScopeRecord, AdminError> {
+    pub async fn create_scope(
+        &self,
+        actor: &Actor,
+        body: &Value,
+    ) -> Result<ScopeRecord, AdminError> {
         reject_unknown_fields(body, &["name", "description"])?;
         let name = match body.get("name") {
             Some(Value::String(name)) if is_valid_scope_name(name) => name.clone(),
-            Some(Value::String(_)) => return Err(invalid("name must match ^[A-Za-z0-9_.:/-]{1,128}$")),
+            Some(Value::String(_)) => {
+                return Err(invalid("name must match ^[A-Za-z0-9_.:/-]{1,128}$"));
+            }
             _ => return Err(invalid("name is required and must be a string")),
         };
         let description = parse_description(body, false)?.unwrap_or_default();
         let now = self.clock().now();
-        let scope = ScopeRecord { name, description, is_builtin: false, created_at: now, updated_at: now };
+        let scope = ScopeRecord {
+            name,
+            description,
+            is_builtin: false,
+            created_at: now,
+            updated_at: now,
+        };
         let entry = audit::entry(actor, now, "scope.created", "scope", &scope.name, json!({}));
         self.store()
             .scopes()
@@ -65,14 +87,26 @@ impl App {
         Ok(scope)
     }
 
-    pub async fn update_scope(&self, actor: &Actor, name: &str, body: &Value) -> Result<ScopeRecord, AdminError> {
+    pub async fn update_scope(
+        &self,
+        actor: &Actor,
+        name: &str,
+        body: &Value,
+    ) -> Result<ScopeRecord, AdminError> {
         reject_unknown_fields(body, &["description", "name"])?;
         if body.get("name").is_some_and(|given| given != name) {
             return Err(invalid("name is immutable"));
         }
         let description = parse_description(body, true)?.unwrap_or_default();
         let now = self.clock().now();
-        let entry = audit::entry(actor, now, "scope.updated", "scope", name, json!({"fields": ["description"]}));
+        let entry = audit::entry(
+            actor,
+            now,
+            "scope.updated",
+            "scope",
+            name,
+            json!({"fields": ["description"]}),
+        );
         self.store()
             .scopes()
             .update_description(name, &description, now, &entry)
@@ -81,7 +115,14 @@ impl App {
     }
 
     pub async fn delete_scope(&self, actor: &Actor, name: &str) -> Result<(), AdminError> {
-        let entry = audit::entry(actor, self.clock().now(), "scope.deleted", "scope", name, json!({}));
+        let entry = audit::entry(
+            actor,
+            self.clock().now(),
+            "scope.deleted",
+            "scope",
+            name,
+            json!({}),
+        );
         self.store()
             .scopes()
             .delete(name, &entry)

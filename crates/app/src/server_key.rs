@@ -35,7 +35,8 @@ impl ServerKey {
             .or_else(|_| BASE64URL_NOPAD.decode(text.trim_end_matches('=').as_bytes()))
             .or_else(|_| BASE64.decode(text.as_bytes()))
             .map_err(|_| ServerKeyError::Malformed)?;
-        let bytes: [u8; SERVER_KEY_LEN] = decoded.try_into().map_err(|_| ServerKeyError::Malformed)?;
+        let bytes: [u8; SERVER_KEY_LEN] =
+            decoded.try_into().map_err(|_| ServerKeyError::Malformed)?;
         Ok(Self(bytes))
     }
 
@@ -84,7 +85,9 @@ impl ServerKey {
     }
 
     fn aead(&self) -> Option<LessSafeKey> {
-        UnboundKey::new(&AES_256_GCM, &self.0).ok().map(LessSafeKey::new)
+        UnboundKey::new(&AES_256_GCM, &self.0)
+            .ok()
+            .map(LessSafeKey::new)
     }
 }
 

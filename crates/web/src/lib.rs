@@ -1,1 +1,89 @@
+//! ThetaSecure's HTTP surface: the OAuth endpoints, the admin API and the operations
+//! endpoints. Handlers are thin: extract, call one use case, map the result.
 
+pub mod admin;
+mod error;
+mod extract;
+mod oauth;
+mod ops;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, header};
+use thetasecure_app::App;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use ops::Metrics;
+
+/// Bodies larger than this are refused before any handler runs (SECURITY D4).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole HTTP surface. With `admin_separate`, the admin API and `/metrics` are left
+/// out; serve them with [`admin_router`] on their own listener.
+pub fn router(app: App, metrics: Metrics, admin_separate: bool) -> Router {
+    let mut routes = oauth::routes().merge(ops::public_routes());
+    if !admin_separate {
+        routes = routes.merge(admin::routes()).merge(ops::admin_routes());
+    }
+    with_middleware(routes.with_state(app), metrics)
+}
+
+/// The admin API and `/metrics`, for `--admin-listen`.
+pub fn admin_router(app: App, metrics: Metrics) -> Router {
+    with_middleware(
+        admin::routes().merge(ops::admin_routes()).with_state(app),
+        metrics,
+    )
+}
+
+/// The router type the binary passes back to [`serve`].
+pub type HttpRouter = Router;
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The OpenAPI document of the admin API.
+pub fn openapi_json() -> String {
+    admin::openapi().to_pretty_json().unwrap_or_default()
+}
+
+fn with_middleware(router: Router, metrics: Metrics) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            ops::track_requests,
+        ))
+        .layer(axum::Extension(metrics))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Credentials must never reach a log line, whatever a span formatter prints.
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+}

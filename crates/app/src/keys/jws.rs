@@ -52,28 +52,41 @@ impl SigningKey {
 impl KeyRing {
     /// Verifies a compact JWS of type `expected_typ` signed by one of the published keys
     /// and decodes its claims. Expiry and issuer are the caller's to check.
-    pub fn verify<T: DeserializeOwned>(&self, token: &str, expected_typ: &str) -> Result<VerifiedJws<T>, JwsError> {
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expected_typ: &str,
+    ) -> Result<VerifiedJws<T>, JwsError> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(JwsError::Malformed);
         };
-        let decode = |part: &str| BASE64URL_NOPAD.decode(part.as_bytes()).map_err(|_| JwsError::Malformed);
-        let header: Header = serde_json::from_slice(&decode(header_b64)?).map_err(|_| JwsError::Malformed)?;
+        let decode = |part: &str| {
+            BASE64URL_NOPAD
+                .decode(part.as_bytes())
+                .map_err(|_| JwsError::Malformed)
+        };
+        let header: Header =
+            serde_json::from_slice(&decode(header_b64)?).map_err(|_| JwsError::Malformed)?;
         let kid = header.kid.ok_or(JwsError::UnknownKey)?;
         let key = self.find(&kid).ok_or(JwsError::UnknownKey)?;
         if header.alg != key.alg().as_str() {
             return Err(JwsError::BadSignature);
         }
-        if !header.typ.is_some_and(|typ| typ.eq_ignore_ascii_case(expected_typ)) {
+        if !header
+            .typ
+            .is_some_and(|typ| typ.eq_ignore_ascii_case(expected_typ))
+        {
             return Err(JwsError::WrongType);
         }
         let signing_input_len = header_b64.len() + 1 + payload_b64.len();
         if !key.verify(&token.as_bytes()[..signing_input_len], &decode(sig_b64)?) {
             return Err(JwsError::BadSignature);
         }
-        let claims = serde_json::from_slice(&decode(payload_b64)?).map_err(|_| JwsError::Malformed)?;
+        let claims =
+            serde_json::from_slice(&decode(payload_b64)?).map_err(|_| JwsError::Malformed)?;
         Ok(VerifiedJws { claims, kid })
     }
 }
@@ -82,57 +95,90 @@ impl KeyRing {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::signing_key::generate_pkcs8;
     use super::super::SigningAlg;
+    use super::super::signing_key::generate_pkcs8;
     use super::*;
 
     fn ring(alg: SigningAlg) -> KeyRing {
-        let key = Arc::new(SigningKey::from_pkcs8(format!("kid-{alg}"), alg, &generate_pkcs8(alg).unwrap()).unwrap());
-        KeyRing { active: key.clone(), published: vec![key] }
+        let key = Arc::new(
+            SigningKey::from_pkcs8(format!("kid-{alg}"), alg, &generate_pkcs8(alg).unwrap())
+                .unwrap(),
+        );
+        KeyRing {
+            active: key.clone(),
+            published: vec![key],
+        }
     }
 
     #[test]
     fn sign_then_verify_every_alg() {
         for alg in SigningAlg::ALL {
             let ring = ring(*alg);
-            let token = ring.active().sign_access_token(&serde_json::json!({"sub": "x"})).unwrap();
+            let token = ring
+                .active()
+                .sign_access_token(&serde_json::json!({"sub": "x"}))
+                .unwrap();
             let verified: VerifiedJws<serde_json::Value> = ring.verify(&token, "at+jwt").unwrap();
             assert_eq!(verified.claims["sub"], "x");
-            assert_eq!(ring.verify::<serde_json::Value>(&token, "JWT").err(), Some(JwsError::WrongType));
+            assert_eq!(
+                ring.verify::<serde_json::Value>(&token, "JWT").err(),
+                Some(JwsError::WrongType)
+            );
         }
     }
 
     #[test]
     fn tampering_and_foreign_keys_fail() {
         let ring = ring(SigningAlg::Es256);
-        let token = ring.active().sign_access_token(&serde_json::json!({"scope": "a"})).unwrap();
+        let token = ring
+            .active()
+            .sign_access_token(&serde_json::json!({"scope": "a"}))
+            .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let forged_payload = BASE64URL_NOPAD.encode(br#"{"scope":"admin"}"#);
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(ring.verify::<serde_json::Value>(&forged, "at+jwt").err(), Some(JwsError::BadSignature));
+        assert_eq!(
+            ring.verify::<serde_json::Value>(&forged, "at+jwt").err(),
+            Some(JwsError::BadSignature)
+        );
         // Same kid, different key pair: the signature decides.
         let impostor = self::ring(SigningAlg::Es256);
-        assert_eq!(impostor.verify::<serde_json::Value>(&token, "at+jwt").err(), Some(JwsError::BadSignature));
+        assert_eq!(
+            impostor.verify::<serde_json::Value>(&token, "at+jwt").err(),
+            Some(JwsError::BadSignature)
+        );
         let rsa = self::ring(SigningAlg::Rs256);
-        assert_eq!(rsa.verify::<serde_json::Value>(&token, "at+jwt").err(), Some(JwsError::UnknownKey));
-        assert_eq!(ring.verify::<serde_json::Value>("a.b", "at+jwt").err(), Some(JwsError::Malformed));
+        assert_eq!(
+            rsa.verify::<serde_json::Value>(&token, "at+jwt").err(),
+            Some(JwsError::UnknownKey)
+        );
+        assert_eq!(
+            ring.verify::<serde_json::Value>("a.b", "at+jwt").err(),
+            Some(JwsError::Malformed)
+        );
     }
 
     #[test]
     fn alg_none_is_refused() {
         let ring = ring(SigningAlg::Es256);
         let kid = ring.active().kid().to_owned();
-        let header = BASE64URL_NOPAD.encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}"}}"#).as_bytes());
+        let header = BASE64URL_NOPAD
+            .encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}"}}"#).as_bytes());
         let payload = BASE64URL_NOPAD.encode(br#"{"sub":"x"}"#);
         let unsigned = format!("{header}.{payload}.");
-        assert_eq!(ring.verify::<serde_json::Value>(&unsigned, "at+jwt").err(), Some(JwsError::BadSignature));
+        assert_eq!(
+            ring.verify::<serde_json::Value>(&unsigned, "at+jwt").err(),
+            Some(JwsError::BadSignature)
+        );
     }
 
     #[test]
     fn jwk_has_no_private_members() {
         for alg in SigningAlg::ALL {
             let jwks = ring(*alg).jwks().to_string();
-            for private in ["\"d\"", "\"p\"", "\"q\"", "\"dp\"", "\"dq\"", "\"qi\"", "\"k\""] {
+            for private in [
+                "\"d\"", "\"p\"", "\"q\"", "\"dp\"", "\"dq\"", "\"qi\"", "\"k\"",
+            ] {
                 assert!(!jwks.contains(private), "{alg}: {private}");
             }
         }

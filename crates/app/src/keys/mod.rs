@@ -74,7 +74,8 @@ impl Keys {
         now: Timestamp,
         publish_retired_for_seconds: i64,
     ) -> Result<Self, KeyError> {
-        let ring = Self::build_ring(store, server_key, alg, now, publish_retired_for_seconds).await?;
+        let ring =
+            Self::build_ring(store, server_key, alg, now, publish_retired_for_seconds).await?;
         Ok(Self {
             ring: RwLock::new(Arc::new(ring)),
         })
@@ -89,7 +90,8 @@ impl Keys {
         now: Timestamp,
         publish_retired_for_seconds: i64,
     ) -> Result<(), KeyError> {
-        let ring = Self::build_ring(store, server_key, alg, now, publish_retired_for_seconds).await?;
+        let ring =
+            Self::build_ring(store, server_key, alg, now, publish_retired_for_seconds).await?;
         match self.ring.write() {
             Ok(mut guard) => *guard = Arc::new(ring),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
@@ -98,7 +100,12 @@ impl Keys {
     }
 
     /// Generates a new key of `alg` and retires the old one, which stays published.
-    pub async fn rotate(store: &Store, server_key: &ServerKey, alg: SigningAlg, now: Timestamp) -> Result<String, KeyError> {
+    pub async fn rotate(
+        store: &Store,
+        server_key: &ServerKey,
+        alg: SigningAlg,
+        now: Timestamp,
+    ) -> Result<String, KeyError> {
         let record = new_record(server_key, alg, now)?;
         store.signing_keys().rotate(&record, now).await?;
         Ok(record.kid)
@@ -112,7 +119,10 @@ impl Keys {
         publish_retired_for_seconds: i64,
     ) -> Result<KeyRing, KeyError> {
         let mut records = store.signing_keys().list().await?;
-        if !records.iter().any(|r| r.alg == alg.as_str() && r.retired_at.is_none()) {
+        if !records
+            .iter()
+            .any(|r| r.alg == alg.as_str() && r.retired_at.is_none())
+        {
             store
                 .signing_keys()
                 .insert_if_none_active(&new_record(server_key, alg, now)?)
@@ -130,18 +140,27 @@ impl Keys {
                 continue;
             };
             let pkcs8 = server_key.open(&record.kid, &record.encrypted_private_key)?;
-            let key = Arc::new(SigningKey::from_pkcs8(record.kid.clone(), record_alg, &pkcs8)?);
+            let key = Arc::new(SigningKey::from_pkcs8(
+                record.kid.clone(),
+                record_alg,
+                &pkcs8,
+            )?);
             if record_alg == alg && record.retired_at.is_none() && active.is_none() {
                 active = Some(key.clone());
             }
             published.push(key);
         }
-        let active = active.ok_or_else(|| KeyError::Material(format!("no active {alg} key after provisioning")))?;
+        let active = active
+            .ok_or_else(|| KeyError::Material(format!("no active {alg} key after provisioning")))?;
         Ok(KeyRing { active, published })
     }
 }
 
-fn new_record(server_key: &ServerKey, alg: SigningAlg, now: Timestamp) -> Result<SigningKeyRecord, KeyError> {
+fn new_record(
+    server_key: &ServerKey,
+    alg: SigningAlg,
+    now: Timestamp,
+) -> Result<SigningKeyRecord, KeyError> {
     let kid = uuid::Uuid::now_v7().simple().to_string();
     let pkcs8 = signing_key::generate_pkcs8(alg)?;
     Ok(SigningKeyRecord {

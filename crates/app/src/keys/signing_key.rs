@@ -4,8 +4,9 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{
-    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair,
-    KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+    UnparsedPublicKey,
 };
 use data_encoding::BASE64URL_NOPAD;
 
@@ -20,7 +21,8 @@ pub enum SigningAlg {
 }
 
 impl SigningAlg {
-    pub const ALL: &'static [SigningAlg] = &[SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa];
+    pub const ALL: &'static [SigningAlg] =
+        &[SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,11 +86,14 @@ impl SigningKey {
         let b64 = |bytes: &[u8]| BASE64URL_NOPAD.encode(bytes);
         let (pair, mut jwk) = match alg {
             SigningAlg::Es256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(rejected)?;
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(rejected)?;
                 // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
                 let point = pair.public_key().as_ref();
                 if point.len() != 65 {
-                    return Err(KeyError::Material("unexpected P-256 public key length".into()));
+                    return Err(KeyError::Material(
+                        "unexpected P-256 public key length".into(),
+                    ));
                 }
                 let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
                 (KeyPairKind::Ec(pair), jwk)
@@ -162,6 +167,8 @@ impl SigningKey {
             SigningAlg::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
             SigningAlg::EdDsa => &ED25519,
         };
-        UnparsedPublicKey::new(algorithm, public).verify(message, sig).is_ok()
+        UnparsedPublicKey::new(algorithm, public)
+            .verify(message, sig)
+            .is_ok()
     }
 }

@@ -26,8 +26,9 @@ impl App {
         let scope = match requested_scope {
             None => client.metadata.scope.clone(),
             Some(raw) => {
-                let requested = ScopeSet::parse(raw)
-                    .map_err(|err| OAuthError::new(ErrorCode::InvalidScope, format!("scope {err}")))?;
+                let requested = ScopeSet::parse(raw).map_err(|err| {
+                    OAuthError::new(ErrorCode::InvalidScope, format!("scope {err}"))
+                })?;
                 if let Some(beyond) = requested.first_missing_from(&client.metadata.scope) {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
@@ -61,7 +62,8 @@ impl App {
             .active()
             .sign_access_token(&claims)
             .map_err(|e| TokenError::Internal(e.to_string()))?;
-        metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "client_credentials").increment(1);
+        metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "client_credentials")
+            .increment(1);
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

@@ -1,0 +1,336 @@
+//! Command dispatch, and the client commands that mirror the admin API.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Map, Value, json};
+use thetasecure_app::App;
+use thetasecure_app::audit::Actor;
+use thetasecure_app::bootstrap::BootstrapInput;
+use thetasecure_app::clients::ClientQuery;
+use thetasecure_core::SystemClock;
+use thetasecure_core::client::Client;
+use thetasecure_core::grant::ClientStatus;
+use thetasecure_store::Store;
+use thetasecure_web::admin::views::{ClientCreatedView, ClientView, SecretView};
+
+use crate::cli::{Cli, ClientFields, ClientsCommand, Command, KeysCommand};
+use crate::config::{self, Config};
+use crate::{serve, telemetry};
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = config::load_serve(args)?;
+            telemetry::init(config.log_format, &config.log_level);
+            serve::serve(config).await
+        }
+        Command::Migrate(args) => {
+            let config = config::load(args)?;
+            telemetry::init(config.log_format, &config.log_level);
+            let store = Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Clients { store, command } => {
+            let config = config::load(store)?;
+            telemetry::init(config.log_format, "warn");
+            let app = open_app(&config).await?;
+            let result = clients(&app, command).await;
+            app.store().close().await;
+            result
+        }
+        Command::Keys {
+            store,
+            command: KeysCommand::Rotate,
+        } => {
+            let config = config::load(store)?;
+            telemetry::init(config.log_format, "warn");
+            let app = open_app(&config).await?;
+            let kid = app.rotate_signing_key().await?;
+            println!("new signing key {kid} is active; running servers pick it up when restarted");
+            Ok(())
+        }
+        Command::Healthcheck { listen } => healthcheck(&listen).await,
+    }
+}
+
+/// Opens and migrates the store, loads the keys and provisions a new store.
+pub async fn open_app(config: &Config) -> Result<App> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("opening the store")?;
+    store.migrate().await.context("migrating the store")?;
+    let app = App::new(
+        store,
+        config.server_key.clone(),
+        Arc::new(SystemClock),
+        config.settings.clone(),
+    )
+    .await?;
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let input = BootstrapInput {
+        admin_client_secret: env("THETASECURE_BOOTSTRAP_ADMIN_CLIENT_SECRET"),
+        sync_client_secret: env("THETASECURE_BOOTSTRAP_SYNC_CLIENT_SECRET"),
+        admin_username: env("THETASECURE_BOOTSTRAP_ADMIN_USERNAME"),
+        admin_password: env("THETASECURE_BOOTSTRAP_ADMIN_PASSWORD"),
+    };
+    if let Some(provisioned) = app
+        .bootstrap(input)
+        .await
+        .map_err(|e| anyhow!("bootstrap: {e}"))?
+    {
+        tracing::info!(data_dir = %config.data_dir.display(), "provisioned default clients, scopes and admin user");
+        if !provisioned.generated.is_empty() {
+            // The one documented time secrets are printed: labelled, on stdout, never logged.
+            println!(
+                "ThetaSecure first start: these credentials were generated and are shown only now. Store them safely."
+            );
+            for (label, secret) in &provisioned.generated {
+                println!("{label}={}", secret.expose());
+            }
+            println!("(admin user: {})", provisioned.admin_username);
+        }
+    }
+    Ok(app)
+}
+
+async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
+    let cli = Actor::cli();
+    let admin = |e: thetasecure_app::AdminError| anyhow!("{e}");
+    match command {
+        ClientsCommand::List {
+            search,
+            status,
+            grant_type,
+            limit,
+            cursor,
+            json,
+        } => {
+            let listing = app
+                .list_clients(&ClientQuery {
+                    search,
+                    status,
+                    grant_type,
+                    limit,
+                    cursor,
+                })
+                .await
+                .map_err(admin)?;
+            if json {
+                let items: Vec<ClientView> =
+                    listing.items.into_iter().map(ClientView::from).collect();
+                print_json(&json!({"items": items, "next_cursor": listing.next_cursor}))
+            } else {
+                println!(
+                    "{:<34} {:<30} {:<40} {:<8} CREATED",
+                    "CLIENT ID", "NAME", "GRANT TYPES", "STATUS"
+                );
+                for client in &listing.items {
+                    let m = &client.metadata;
+                    let grants: Vec<&str> = m.grant_types.iter().map(|g| g.as_str()).collect();
+                    println!(
+                        "{:<34} {:<30} {:<40} {:<8} {}",
+                        client.client_id,
+                        m.client_name,
+                        grants.join(","),
+                        m.status,
+                        client.created_at.to_rfc3339()
+                    );
+                }
+                if let Some(next) = listing.next_cursor {
+                    println!("more: --cursor {next}");
+                }
+                Ok(())
+            }
+        }
+        ClientsCommand::Create {
+            fields,
+            client_type,
+            json,
+        } => {
+            let mut body = fields.into_patch();
+            if let Some(client_type) = client_type {
+                body.insert("client_type".into(), client_type.into());
+            }
+            let created = app
+                .create_client(&cli, &Value::Object(body))
+                .await
+                .map_err(admin)?;
+            let secret = created.secret.map(|s| s.expose().to_owned());
+            if json {
+                print_json(&ClientCreatedView {
+                    client: created.client.into(),
+                    client_secret: secret,
+                })
+            } else {
+                print_client(&created.client);
+                if let Some(secret) = secret {
+                    println!(
+                        "client_secret: {secret}\n(shown only now: store it in a secrets manager)"
+                    );
+                }
+                Ok(())
+            }
+        }
+        ClientsCommand::Get { client_id, json } => {
+            output(app.get_client(&client_id).await.map_err(admin)?, json)
+        }
+        ClientsCommand::Update {
+            client_id,
+            fields,
+            force,
+            json,
+        } => {
+            let patch = Value::Object(fields.into_patch());
+            output(
+                app.update_client(&cli, &client_id, &patch, force)
+                    .await
+                    .map_err(admin)?,
+                json,
+            )
+        }
+        ClientsCommand::Delete {
+            client_id,
+            force,
+            json,
+        } => {
+            app.delete_client(&cli, &client_id, force)
+                .await
+                .map_err(admin)?;
+            if json {
+                print_json(&json!({"deleted": client_id}))
+            } else {
+                println!("deleted {client_id}");
+                Ok(())
+            }
+        }
+        ClientsCommand::RotateSecret {
+            client_id,
+            grace_period,
+            json,
+        } => {
+            let (record, secret) = app
+                .rotate_secret(&cli, &client_id, Some(grace_period))
+                .await
+                .map_err(admin)?;
+            if json {
+                let mut view = serde_json::to_value(SecretView::new(record, app.now()))?;
+                view["client_secret"] = secret.expose().into();
+                print_json(&view)
+            } else {
+                println!(
+                    "new secret {} for {client_id}\nclient_secret: {}\n(shown only now)",
+                    record.id,
+                    secret.expose()
+                );
+                Ok(())
+            }
+        }
+        ClientsCommand::Disable { client_id, json } => output(
+            app.set_client_status(&cli, &client_id, ClientStatus::Disabled)
+                .await
+                .map_err(admin)?,
+            json,
+        ),
+        ClientsCommand::Enable { client_id, json } => output(
+            app.set_client_status(&cli, &client_id, ClientStatus::Active)
+                .await
+                .map_err(admin)?,
+            json,
+        ),
+    }
+}
+
+impl ClientFields {
+    /// The given options as a JSON merge patch (or create body).
+    fn into_patch(self) -> Map<String, Value> {
+        let mut body = Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                body.insert(key.to_owned(), value);
+            }
+        };
+        put("client_name", self.name.map(Value::from));
+        put("description", self.description.map(Value::from));
+        put(
+            "grant_types",
+            (!self.grant_types.is_empty()).then(|| json!(self.grant_types)),
+        );
+        put("scope", self.scope.map(Value::from));
+        put(
+            "redirect_uris",
+            (!self.redirect_uris.is_empty()).then(|| json!(self.redirect_uris)),
+        );
+        put(
+            "token_endpoint_auth_method",
+            self.auth_method.map(Value::from),
+        );
+        put(
+            "require_user_consent",
+            self.require_user_consent.map(Value::from),
+        );
+        put(
+            "access_token_ttl_seconds",
+            self.access_token_ttl_seconds.map(Value::from),
+        );
+        body
+    }
+}
+
+fn output(client: Client, json: bool) -> Result<()> {
+    if json {
+        print_json(&ClientView::from(client))
+    } else {
+        print_client(&client);
+        Ok(())
+    }
+}
+
+fn print_client(client: &Client) {
+    let m = &client.metadata;
+    let grants: Vec<&str> = m.grant_types.iter().map(|g| g.as_str()).collect();
+    let uris: Vec<&str> = m.redirect_uris.iter().map(|u| u.as_str()).collect();
+    println!("client_id:     {}", client.client_id);
+    println!("client_name:   {}", m.client_name);
+    println!("client_type:   {}", client.client_type);
+    println!("status:        {}", m.status);
+    println!("grant_types:   {}", grants.join(", "));
+    println!("scope:         {}", m.scope);
+    println!("auth method:   {}", m.token_endpoint_auth_method);
+    println!("redirect_uris: {}", uris.join(", "));
+    println!("default:       {}", client.is_default);
+    println!("created_at:    {}", client.created_at.to_rfc3339());
+    println!("updated_at:    {}", client.updated_at.to_rfc3339());
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 GET of /healthz, so the binary needs no HTTP client.
+async fn healthcheck(listen: &str) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(listen)
+        .await
+        .with_context(|| format!("connecting to {listen}"))?;
+    stream
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    if response.starts_with("HTTP/1.1 200") {
+        println!("healthy");
+        Ok(())
+    } else {
+        bail!(
+            "unhealthy: {}",
+            response.lines().next().unwrap_or("no response")
+        )
+    }
+}

@@ -1,0 +1,121 @@
+//! `thetasecure serve`: open and migrate the store, provision it on first start, load the
+//! keys, then serve until SIGTERM or Ctrl-C, letting in-flight requests finish.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use thetasecure_app::App;
+use thetasecure_web::{HttpRouter, Metrics};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::commands::open_app;
+use crate::config::Config;
+
+const LAST_USED_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+pub async fn serve(config: Config) -> Result<()> {
+    let app = open_app(&config).await?;
+    let metrics = Metrics::install().context("installing the metrics recorder")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let main_listener = bind(&config.listen).await?;
+    let admin_listener = match &config.admin_listen {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    let mut servers = Vec::new();
+    let router = thetasecure_web::router(app.clone(), metrics.clone(), admin_listener.is_some());
+    servers.push(tokio::spawn(run_listener(
+        main_listener,
+        router,
+        stop_rx.clone(),
+    )));
+    if let Some(listener) = admin_listener {
+        let router = thetasecure_web::admin_router(app.clone(), metrics);
+        servers.push(tokio::spawn(run_listener(
+            listener,
+            router,
+            stop_rx.clone(),
+        )));
+    }
+    let maintenance = tokio::spawn(maintenance(app.clone(), stop_rx));
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    let _ = maintenance.await;
+    if let Err(error) = app.flush_last_used().await {
+        tracing::warn!(%error, "could not record secret use times at shutdown");
+    }
+    app.store().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(address: &str) -> Result<TcpListener> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    // On stdout so scripts and tests started with port 0 can find the server.
+    println!("thetasecure listening on http://{local}");
+    tracing::info!(address = %local, "listening");
+    Ok(listener)
+}
+
+async fn run_listener(listener: TcpListener, router: HttpRouter, mut stop: watch::Receiver<bool>) {
+    let stopped = async move {
+        let _ = stop.changed().await;
+    };
+    let served = thetasecure_web::serve(listener, router, stopped).await;
+    if let Err(error) = served {
+        tracing::error!(%error, "listener failed");
+    }
+}
+
+/// Periodic work: write coalesced secret use times, purge expired revocation records.
+async fn maintenance(app: App, mut stop: watch::Receiver<bool>) {
+    let mut flush = tokio::time::interval(LAST_USED_FLUSH_INTERVAL);
+    let mut purge = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = flush.tick() => {
+                if let Err(error) = app.flush_last_used().await {
+                    tracing::warn!(%error, "could not record secret use times");
+                }
+            }
+            _ = purge.tick() => {
+                if let Err(error) = app.store().tokens().purge_expired(app.now()).await {
+                    tracing::warn!(%error, "could not purge expired revocations");
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

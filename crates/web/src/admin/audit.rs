@@ -1,0 +1,28 @@
+//! `/api/v1/audit-events`: who changed what and when.
+
+use axum::Json;
+use axum::extract::State;
+use thetasecure_app::App;
+
+use super::AdminPrincipal;
+use super::views::*;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit",
+    params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50")),
+    responses((status = 200, body = AuditListView)))]
+pub async fn list(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+    query: QueryParams,
+) -> Result<Json<AuditListView>, ApiError> {
+    let page = app
+        .list_audit_events(query.get("cursor"), query.number("limit")?)
+        .await?;
+    Ok(Json(AuditListView {
+        items: page.items.into_iter().map(AuditEventView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

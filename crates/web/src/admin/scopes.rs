@@ -1,0 +1,66 @@
+//! `/api/v1/scopes`: the scope registry.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use thetasecure_app::App;
+
+use super::AdminPrincipal;
+use super::views::*;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::JsonBody;
+
+#[utoipa::path(get, path = "/api/v1/scopes", tag = "scopes", responses((status = 200, body = ScopeListView)))]
+pub async fn list(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+) -> Result<Json<ScopeListView>, ApiError> {
+    let scopes = app.list_scopes().await?;
+    Ok(Json(ScopeListView {
+        items: scopes.into_iter().map(ScopeView::from).collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/scopes", tag = "scopes", request_body = NewScopeDoc,
+    responses((status = 201, body = ScopeView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    admin: AdminPrincipal,
+    State(app): State<App>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<ScopeView>), ApiError> {
+    let scope = app.create_scope(&admin.actor, &body).await?;
+    Ok((StatusCode::CREATED, Json(scope.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/scopes/{name}", tag = "scopes", responses((status = 200, body = ScopeView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(name): Path<String>,
+) -> Result<Json<ScopeView>, ApiError> {
+    Ok(Json(app.get_scope(&name).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/scopes/{name}", tag = "scopes", request_body = ScopePatchDoc,
+    responses((status = 200, body = ScopeView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ScopeView>, ApiError> {
+    Ok(Json(
+        app.update_scope(&admin.actor, &name, &body).await?.into(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/scopes/{name}", tag = "scopes",
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Built in, or used by a client")))]
+pub async fn delete(
+    admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.delete_scope(&admin.actor, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

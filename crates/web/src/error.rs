@@ -1,0 +1,136 @@
+//! The one mapping from errors to HTTP: status codes, `WWW-Authenticate`, `Retry-After`
+//! and `Cache-Control: no-store`, with an RFC 6749 §5.2 JSON body.
+
+use std::any::Any;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use thetasecure_app::{AdminError, TokenError};
+use thetasecure_core::{ErrorCode, OAuthError};
+
+/// The error body of every endpoint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// An RFC 6749 / RFC 7591 / RFC 6750 error code.
+    pub error: String,
+    /// What was wrong, naming the field.
+    pub error_description: String,
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    error: OAuthError,
+    /// The `WWW-Authenticate` challenge, where the status calls for one.
+    challenge: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            error: OAuthError::new(code, description),
+            challenge: None,
+        }
+    }
+
+    pub fn with_challenge(mut self, challenge: impl Into<String>) -> Self {
+        self.challenge = Some(challenge.into());
+        self
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.error.code {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Maps a token-endpoint error; `basic_auth` says the client used the
+    /// `Authorization` header, which makes `invalid_client` carry a Basic challenge.
+    pub fn from_token_error(error: TokenError, basic_auth: bool) -> Self {
+        match error {
+            TokenError::InvalidClient(why) => {
+                let error = Self::new(ErrorCode::InvalidClient, why);
+                if basic_auth {
+                    error.with_challenge("Basic realm=\"thetasecure\", charset=\"UTF-8\"")
+                } else {
+                    error
+                }
+            }
+            TokenError::Rejected(error) => Self {
+                error,
+                challenge: None,
+            },
+            TokenError::Unavailable => Self::unavailable(),
+            TokenError::Internal(why) => Self::internal(&why),
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "storage is temporarily unavailable; retry shortly",
+        )
+    }
+
+    pub fn internal(why: &str) -> Self {
+        tracing::error!(error = why, "internal error");
+        Self::new(ErrorCode::ServerError, "internal server error")
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            challenge: None,
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::Invalid(error) => error.into(),
+            AdminError::NotFound(what) => {
+                Self::new(ErrorCode::NotFound, format!("{what} not found"))
+            }
+            AdminError::Conflict(why) => Self::new(ErrorCode::Conflict, why),
+            AdminError::Unavailable => Self::unavailable(),
+            AdminError::Internal(why) => Self::internal(&why),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ErrorBody {
+            error: self.error.code.as_str().to_owned(),
+            error_description: self.error.description,
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(value) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// A panic in a handler becomes a plain 500 JSON error, never a dropped connection.
+pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    ApiError::internal("handler panicked").into_response()
+}

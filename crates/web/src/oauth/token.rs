@@ -1,0 +1,68 @@
+//! `/oauth2/token`, `/oauth2/introspect` and `/oauth2/revoke`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use thetasecure_app::App;
+use thetasecure_core::grant::GrantType;
+use thetasecure_core::{ErrorCode, OAuthError};
+
+use super::no_store;
+use crate::error::ApiError;
+use crate::extract::OAuthForm;
+
+pub async fn token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
+    let grant_type = form
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if GrantType::parse(grant_type) != Some(GrantType::ClientCredentials) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type `{grant_type}` is not supported here"),
+        )
+        .into());
+    }
+    let (credentials, basic) = form.client_credentials(&headers)?;
+    let issued = app
+        .client_credentials_grant(&credentials, form.get("scope"))
+        .await
+        .map_err(|e| ApiError::from_token_error(e, basic))?;
+    tracing::info!(client_id = %credentials.client_id, grant_type, "token issued");
+    Ok(no_store(Json(issued)))
+}
+
+pub async fn introspect(
+    State(app): State<App>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
+    let (credentials, basic) = form.client_credentials(&headers)?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let answer = app
+        .introspect(&credentials, token)
+        .await
+        .map_err(|e| ApiError::from_token_error(e, basic))?;
+    Ok(no_store(Json(answer)))
+}
+
+pub async fn revoke(
+    State(app): State<App>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
+    let (credentials, basic) = form.client_credentials(&headers)?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    app.revoke_token(&credentials, token)
+        .await
+        .map_err(|e| ApiError::from_token_error(e, basic))?;
+    Ok(no_store(()))
+}
