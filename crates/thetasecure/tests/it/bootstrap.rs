@@ -1,0 +1,171 @@
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+async fn from_empty(engine: Engine) {
+    let Some(place) = Place::new(engine).await else {
+        return;
+    };
+    let place = Arc::new(place);
+    let server = TestServer::start_on(place.clone(), false).await;
+    let stdout = server.stdout();
+    let printed = |label: &str| {
+        stdout
+            .iter()
+            .find_map(|line| line.strip_prefix(&format!("{label}=")))
+            .unwrap_or_else(|| panic!("{label} not printed: {stdout:?}"))
+            .to_owned()
+    };
+    let admin_secret = printed("THETASECURE_BOOTSTRAP_ADMIN_CLIENT_SECRET");
+    let sync_secret = printed("THETASECURE_BOOTSTRAP_SYNC_CLIENT_SECRET");
+    let password = printed("THETASECURE_BOOTSTRAP_ADMIN_PASSWORD");
+    assert!(admin_secret.starts_with("tss_") && admin_secret.len() == 47);
+    assert!(password.len() >= 12);
+
+    let token = server.token("ts_admin_client", &admin_secret).await;
+    let sync_token = server
+        .token_response("ts_sync_client", &sync_secret, None)
+        .await;
+    assert_eq!(sync_token.status(), StatusCode::OK);
+    let response = server
+        .http
+        .get(server.url("/api/v1/clients"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listing: Value = response.json().await.unwrap();
+    let mut defaults: Vec<(String, String, String, String)> = listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["is_default"], true);
+            (
+                c["client_id"].as_str().unwrap().to_owned(),
+                c["client_name"].as_str().unwrap().to_owned(),
+                c["grant_types"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|g| g.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                c["token_endpoint_auth_method"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    defaults.sort();
+    let expected = [
+        (
+            "thetasecure-desktop-agent",
+            "ThetaSecure Desktop Agent",
+            "authorization_code,refresh_token",
+            "none",
+        ),
+        (
+            "thetasecure-mobile-app",
+            "ThetaSecure Mobile App",
+            "authorization_code,refresh_token",
+            "none",
+        ),
+        (
+            "ts_admin_client",
+            "Admin Client",
+            "client_credentials",
+            "client_secret_basic",
+        ),
+        (
+            "ts_sync_client",
+            "Sync Service Client",
+            "client_credentials",
+            "client_secret_basic",
+        ),
+    ];
+    let expected: Vec<(String, String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(defaults, expected);
+
+    let scopes: Value = server
+        .http
+        .get(server.url("/api/v1/scopes"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = scopes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for builtin in [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "admin",
+        "introspect",
+        "directory.read",
+        "directory.write",
+    ] {
+        assert!(names.contains(&builtin), "{builtin} missing from {names:?}");
+    }
+
+    // A restart provisions nothing and prints no secret again; the old secret still works.
+    let place = server.kill();
+    let again = TestServer::start_on(place, false).await;
+    assert!(
+        again.stdout().iter().all(|line| !line.contains("tss_")),
+        "{:?}",
+        again.stdout()
+    );
+    again.token("ts_admin_client", &admin_secret).await;
+    // Secrets are never logged.
+    for line in again.stderr() {
+        assert!(!line.contains(&admin_secret) && !line.contains(&password));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_empty_store_sqlite() {
+    from_empty(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_empty_store_postgres() {
+    from_empty(Engine::Postgres).await;
+}
+
+/// Two instances starting together on one empty PostgreSQL database migrate and
+/// provision once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_start_together_on_postgres() {
+    let Some(place) = Place::new(Engine::Postgres).await else {
+        return;
+    };
+    let place = Arc::new(place);
+    let (a, b) = tokio::join!(
+        TestServer::start_on(place.clone(), true),
+        TestServer::start_on(place.clone(), true)
+    );
+    for server in [&a, &b] {
+        let (status, listing) = server
+            .admin(reqwest::Method::GET, "/api/v1/clients", None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(listing["items"].as_array().unwrap().len(), 4, "{listing}");
+    }
+    // A client created through one instance is visible through the other at once.
+    let (id, secret) = a.machine_client("Shared", "directory.read").await;
+    b.token(&id, &secret).await;
+}

@@ -1,0 +1,101 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+both_engines! {
+    async fn metadata_lists_only_what_is_implemented(server: TestServer) {
+        for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+            let response = server.http.get(server.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let metadata: Value = response.json().await.unwrap();
+            assert_eq!(metadata["issuer"], "http://127.0.0.1:8080");
+            assert_eq!(metadata["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
+            assert_eq!(metadata["jwks_uri"], "http://127.0.0.1:8080/oauth2/jwks");
+            assert_eq!(metadata["introspection_endpoint"], "http://127.0.0.1:8080/oauth2/introspect");
+            assert_eq!(metadata["revocation_endpoint"], "http://127.0.0.1:8080/oauth2/revoke");
+            assert_eq!(metadata["grant_types_supported"], serde_json::json!(["client_credentials"]));
+            assert_eq!(metadata["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+            assert!(metadata.get("authorization_endpoint").is_none());
+            assert!(!metadata.to_string().contains("implicit"));
+            let scopes = metadata["scopes_supported"].as_array().unwrap();
+            assert!(scopes.iter().any(|s| s == "admin"));
+        }
+        // Live: a new scope appears at once.
+        let (status, _) = server.admin(reqwest::Method::POST, "/api/v1/scopes", Some(serde_json::json!({"name": "reports.read"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let metadata: Value = server.http.get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        assert!(metadata["scopes_supported"].as_array().unwrap().iter().any(|s| s == "reports.read"));
+
+        let jwks: Value = server.http.get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0]["kty"], "EC");
+        assert_eq!(keys[0]["crv"], "P-256");
+        assert_eq!(keys[0]["alg"], "ES256");
+        assert_eq!(keys[0]["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(keys[0].get(private).is_none(), "{private}");
+        }
+    }
+
+    async fn signing_key_rotation_keeps_old_tokens_verifiable(server: TestServer) {
+        let old = server.admin_token().await;
+        let place = server.place.clone();
+        drop(server);
+        let (ok, stdout, stderr) = cli(&place, &["keys", "rotate"]);
+        assert!(ok, "{stdout}{stderr}");
+        let server = TestServer::start_on(place, true).await;
+        let jwks: Value = server.http.get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        // The old token still verifies; new ones use the new key.
+        assert_eq!(server.introspect(("ts_admin_client", ADMIN_SECRET), &old).await["active"], true);
+        let new = server.admin_token().await;
+        let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        assert_ne!(kid(&old), kid(&new));
+        assert!(stdout.contains(&kid(&new)));
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_covers_the_admin_api() {
+    let Some(place) = Place::new(Engine::Sqlite).await else {
+        return;
+    };
+    let server = TestServer::start_on(std::sync::Arc::new(place), true).await;
+    let response = server
+        .http
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/v1/clients", &["get", "post"][..]),
+        ("/api/v1/clients/{client_id}", &["get", "patch", "delete"]),
+        ("/api/v1/clients/{client_id}/secrets", &["get", "post"]),
+        (
+            "/api/v1/clients/{client_id}/secrets/{secret_id}",
+            &["delete"],
+        ),
+        ("/api/v1/clients/{client_id}/revoke-tokens", &["post"]),
+        ("/api/v1/scopes", &["get", "post"]),
+        ("/api/v1/scopes/{name}", &["get", "patch", "delete"]),
+        ("/api/v1/audit-events", &["get"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths[path].get(*method).is_some(),
+                "{method} {path} missing"
+            );
+        }
+    }
+    assert!(
+        document["components"]["schemas"]
+            .get("ClientView")
+            .is_some()
+    );
+}

@@ -1,0 +1,16 @@
+//! End-to-end tests: the real binary, real HTTP, real SQLite and PostgreSQL. Every case
+//! that touches storage runs on both engines.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod support;
+
+mod admin_auth;
+mod bootstrap;
+mod cli;
+mod client_metadata;
+mod clients_api;
+mod discovery;
+mod lifecycle;
+mod operations;
+mod secrets;
+mod token;
