@@ -5,12 +5,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::Timestamp;
 use crate::error::{ErrorCode, OAuthError};
 use crate::grant::{AuthMethod, ClientStatus, ClientType, GrantType, ResponseType};
 use crate::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
-use crate::Timestamp;
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -88,20 +88,35 @@ const MUTABLE_FIELDS: &[&str] = &[
     "access_token_ttl_seconds",
     "status",
 ];
-const READ_ONLY_FIELDS: &[&str] = &["client_id", "client_secret", "is_default", "created_at", "updated_at"];
+const READ_ONLY_FIELDS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "is_default",
+    "created_at",
+    "updated_at",
+];
 
 /// Parses a create request body. `scope_exists` answers whether a scope is registered.
-pub fn parse_new_client(body: &Value, scope_exists: &dyn Fn(&str) -> bool) -> Result<NewClient, OAuthError> {
+pub fn parse_new_client(
+    body: &Value,
+    scope_exists: &dyn Fn(&str) -> bool,
+) -> Result<NewClient, OAuthError> {
     let mut fields = as_object(body)?.clone();
     let client_type = match fields.remove("client_type") {
         None | Some(Value::Null) => ClientType::Custom,
         Some(Value::String(raw)) => ClientType::parse(&raw).ok_or_else(|| {
-            metadata_error(format!("client_type must be one of: {}", ClientType::expected()))
+            metadata_error(format!(
+                "client_type must be one of: {}",
+                ClientType::expected()
+            ))
         })?,
         Some(_) => return Err(metadata_error("client_type must be a string")),
     };
     let metadata = parse_metadata(fields, client_type, scope_exists)?;
-    Ok(NewClient { client_type, metadata })
+    Ok(NewClient {
+        client_type,
+        metadata,
+    })
 }
 
 /// Applies a JSON merge patch (RFC 7396) to a client and validates the result as a
@@ -171,7 +186,10 @@ fn parse_metadata(
     scope_exists: &dyn Fn(&str) -> bool,
 ) -> Result<ClientMetadata, OAuthError> {
     fields.retain(|_, value| !value.is_null());
-    if let Some(key) = fields.keys().find(|key| !MUTABLE_FIELDS.contains(&key.as_str())) {
+    if let Some(key) = fields
+        .keys()
+        .find(|key| !MUTABLE_FIELDS.contains(&key.as_str()))
+    {
         return Err(if READ_ONLY_FIELDS.contains(&key.as_str()) {
             metadata_error(format!("{key} is read-only"))
         } else {
@@ -192,7 +210,10 @@ fn parse_metadata(
     let description = optional_string(&fields, "description")?
         .map(|text| text.trim().to_owned())
         .filter(|text| !text.is_empty());
-    if description.as_ref().is_some_and(|text| text.chars().count() > MAX_DESCRIPTION_CHARS) {
+    if description
+        .as_ref()
+        .is_some_and(|text| text.chars().count() > MAX_DESCRIPTION_CHARS)
+    {
         return Err(metadata_error(format!(
             "description must be at most {MAX_DESCRIPTION_CHARS} characters"
         )));
@@ -211,7 +232,10 @@ fn parse_metadata(
 
     let grant_types = parse_grant_types(&fields)?;
     let has = |grant| grant_types.contains(&grant);
-    if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) && !has(GrantType::Password) {
+    if has(GrantType::RefreshToken)
+        && !has(GrantType::AuthorizationCode)
+        && !has(GrantType::Password)
+    {
         return Err(metadata_error(
             "grant_types: refresh_token requires authorization_code or password",
         ));
@@ -291,7 +315,10 @@ fn parse_metadata(
     let status = match optional_string(&fields, "status")? {
         None => ClientStatus::Active,
         Some(raw) => ClientStatus::parse(raw).ok_or_else(|| {
-            metadata_error(format!("status must be one of: {}", ClientStatus::expected()))
+            metadata_error(format!(
+                "status must be one of: {}",
+                ClientStatus::expected()
+            ))
         })?,
     };
 
@@ -314,7 +341,10 @@ fn apply_sync_connector_preset(fields: &mut Map<String, Value>) -> Result<(), OA
     let preset = [
         ("grant_types", serde_json::json!(["client_credentials"])),
         ("scope", Value::from(SYNC_CONNECTOR_SCOPE)),
-        ("token_endpoint_auth_method", Value::from("client_secret_basic")),
+        (
+            "token_endpoint_auth_method",
+            Value::from("client_secret_basic"),
+        ),
         ("redirect_uris", serde_json::json!([])),
         ("response_types", serde_json::json!([])),
     ];
@@ -353,16 +383,22 @@ fn parse_grant_types(fields: &Map<String, Value>) -> Result<Vec<GrantType>, OAut
         }
     }
     if grants.is_empty() {
-        return Err(metadata_error("grant_types must name at least one grant type"));
+        return Err(metadata_error(
+            "grant_types must name at least one grant type",
+        ));
     }
     Ok(grants)
 }
 
-fn parse_redirect_uris(fields: &Map<String, Value>, public_client: bool) -> Result<Vec<RedirectUri>, OAuthError> {
+fn parse_redirect_uris(
+    fields: &Map<String, Value>,
+    public_client: bool,
+) -> Result<Vec<RedirectUri>, OAuthError> {
     let Some(value) = fields.get("redirect_uris") else {
         return Ok(Vec::new());
     };
-    let raw_uris = string_array(value, "redirect_uris").map_err(|err| redirect_error(err.description))?;
+    let raw_uris =
+        string_array(value, "redirect_uris").map_err(|err| redirect_error(err.description))?;
     if raw_uris.len() > MAX_REDIRECT_URIS {
         return Err(redirect_error(format!(
             "redirect_uris: at most {MAX_REDIRECT_URIS} are allowed"
@@ -373,7 +409,9 @@ fn parse_redirect_uris(fields: &Map<String, Value>, public_client: bool) -> Resu
         let uri = RedirectUri::parse(raw, public_client)
             .map_err(|why| redirect_error(format!("redirect_uris: `{raw}` {why}")))?;
         if uris.contains(&uri) {
-            return Err(redirect_error(format!("redirect_uris: `{raw}` is listed twice")));
+            return Err(redirect_error(format!(
+                "redirect_uris: `{raw}` is listed twice"
+            )));
         }
         uris.push(uri);
     }
@@ -384,7 +422,10 @@ fn required_string<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<&'a 
     optional_string(fields, key)?.ok_or_else(|| metadata_error(format!("{key} is required")))
 }
 
-fn optional_string<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, OAuthError> {
+fn optional_string<'a>(
+    fields: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, OAuthError> {
     match fields.get(key) {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
@@ -457,7 +498,10 @@ pub fn default_clients() -> Vec<DefaultClient> {
         DefaultClient {
             client_id: "thetasecure-mobile-app",
             metadata: with_description(
-                native("ThetaSecure Mobile App", "com.thetasecure.mobile:/oauth2/callback"),
+                native(
+                    "ThetaSecure Mobile App",
+                    "com.thetasecure.mobile:/oauth2/callback",
+                ),
                 "End user authentication from the ThetaSecure mobile application.",
             ),
         },

@@ -47,8 +47,16 @@ impl ServerMetadata {
             introspection_endpoint: format!("{issuer}/oauth2/introspect"),
             revocation_endpoint: format!("{issuer}/oauth2/revoke"),
             scopes_supported: capabilities.scopes,
-            response_types_supported: capabilities.response_types.iter().map(|r| r.as_str()).collect(),
-            grant_types_supported: capabilities.grant_types.iter().map(|g| g.as_str()).collect(),
+            response_types_supported: capabilities
+                .response_types
+                .iter()
+                .map(|r| r.as_str())
+                .collect(),
+            grant_types_supported: capabilities
+                .grant_types
+                .iter()
+                .map(|g| g.as_str())
+                .collect(),
             token_endpoint_auth_methods_supported: secret_methods.clone(),
             introspection_endpoint_auth_methods_supported: secret_methods.clone(),
             revocation_endpoint_auth_methods_supported: secret_methods,
@@ -76,7 +84,10 @@ mod tests {
             },
         );
         assert_eq!(metadata.issuer, "https://id.example.com");
-        assert_eq!(metadata.token_endpoint, "https://id.example.com/oauth2/token");
+        assert_eq!(
+            metadata.token_endpoint,
+            "https://id.example.com/oauth2/token"
+        );
         assert_eq!(metadata.grant_types_supported, ["client_credentials"]);
         let json = serde_json::to_value(&metadata).unwrap();
         assert!(json.get("authorization_endpoint").is_none());

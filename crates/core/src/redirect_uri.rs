@@ -40,16 +40,22 @@ impl RedirectUri {
                     return Err("http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https".into());
                 }
                 if !public_client {
-                    return Err("http loopback URIs are allowed only for public (native) clients".into());
+                    return Err(
+                        "http loopback URIs are allowed only for public (native) clients".into(),
+                    );
                 }
             }
             scheme if scheme.contains('.') => {
                 if !public_client {
-                    return Err(format!("private-use scheme `{scheme}:` is allowed only for public (native) clients"));
+                    return Err(format!(
+                        "private-use scheme `{scheme}:` is allowed only for public (native) clients"
+                    ));
                 }
             }
             scheme => {
-                return Err(format!("scheme `{scheme}:` is not allowed; use https, loopback http, or a reverse-DNS private-use scheme"));
+                return Err(format!(
+                    "scheme `{scheme}:` is not allowed; use https, loopback http, or a reverse-DNS private-use scheme"
+                ));
             }
         }
         Ok(Self(raw.to_owned()))
@@ -137,7 +143,11 @@ mod tests {
 
     #[test]
     fn http_only_for_loopback_on_public_clients() {
-        for ok in ["http://127.0.0.1/callback", "http://[::1]:8080/cb", "http://localhost/cb"] {
+        for ok in [
+            "http://127.0.0.1/callback",
+            "http://[::1]:8080/cb",
+            "http://localhost/cb",
+        ] {
             assert!(RedirectUri::parse(ok, true).is_ok(), "{ok}");
             assert!(RedirectUri::parse(ok, false).is_err(), "{ok}");
         }
@@ -154,7 +164,13 @@ mod tests {
 
     #[test]
     fn dangerous_schemes_rejected() {
-        for bad in ["javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd", "vbscript:x", "ftp://example.com/x"] {
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "vbscript:x",
+            "ftp://example.com/x",
+        ] {
             assert!(RedirectUri::parse(bad, true).is_err(), "{bad}");
         }
     }

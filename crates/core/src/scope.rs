@@ -10,14 +10,38 @@ pub struct BuiltinScope {
 }
 
 pub const BUILTIN_SCOPES: &[BuiltinScope] = &[
-    BuiltinScope { name: "openid", description: "Sign you in with your ThetaSecure identity." },
-    BuiltinScope { name: "profile", description: "Read your name and profile information." },
-    BuiltinScope { name: "email", description: "Read your email address." },
-    BuiltinScope { name: "offline_access", description: "Keep access while you are not signed in." },
-    BuiltinScope { name: "admin", description: "Administer ThetaSecure through the admin API." },
-    BuiltinScope { name: "introspect", description: "Introspect any token issued by ThetaSecure." },
-    BuiltinScope { name: "directory.read", description: "Read users and groups through SCIM." },
-    BuiltinScope { name: "directory.write", description: "Create and change users and groups through SCIM." },
+    BuiltinScope {
+        name: "openid",
+        description: "Sign you in with your ThetaSecure identity.",
+    },
+    BuiltinScope {
+        name: "profile",
+        description: "Read your name and profile information.",
+    },
+    BuiltinScope {
+        name: "email",
+        description: "Read your email address.",
+    },
+    BuiltinScope {
+        name: "offline_access",
+        description: "Keep access while you are not signed in.",
+    },
+    BuiltinScope {
+        name: "admin",
+        description: "Administer ThetaSecure through the admin API.",
+    },
+    BuiltinScope {
+        name: "introspect",
+        description: "Introspect any token issued by ThetaSecure.",
+    },
+    BuiltinScope {
+        name: "directory.read",
+        description: "Read users and groups through SCIM.",
+    },
+    BuiltinScope {
+        name: "directory.write",
+        description: "Create and change users and groups through SCIM.",
+    },
 ];
 
 pub fn is_builtin(name: &str) -> bool {
@@ -82,7 +106,12 @@ impl ScopeSet {
 
     /// For values validated before they were stored, and for literals a test checks.
     pub fn from_trusted(raw: &str) -> Self {
-        Self(raw.split(' ').filter(|part| !part.is_empty()).map(str::to_owned).collect())
+        Self(
+            raw.split(' ')
+                .filter(|part| !part.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -95,7 +124,10 @@ impl ScopeSet {
 
     /// The first of `self` that `other` lacks.
     pub fn first_missing_from<'a>(&'a self, other: &ScopeSet) -> Option<&'a str> {
-        self.0.iter().find(|name| !other.contains(name)).map(String::as_str)
+        self.0
+            .iter()
+            .find(|name| !other.contains(name))
+            .map(String::as_str)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
@@ -137,8 +169,14 @@ mod tests {
         let client = ScopeSet::parse("a b c").unwrap();
         let asked = ScopeSet::parse("c a").unwrap();
         assert!(asked.is_subset_of(&client));
-        assert_eq!(ScopeSet::parse("a b c").unwrap(), ScopeSet::parse("c b a").unwrap());
-        assert_ne!(ScopeSet::parse("a b").unwrap(), ScopeSet::parse("a b c").unwrap());
+        assert_eq!(
+            ScopeSet::parse("a b c").unwrap(),
+            ScopeSet::parse("c b a").unwrap()
+        );
+        assert_ne!(
+            ScopeSet::parse("a b").unwrap(),
+            ScopeSet::parse("a b c").unwrap()
+        );
         let beyond = ScopeSet::parse("a z").unwrap();
         assert_eq!(beyond.first_missing_from(&client), Some("z"));
     }

@@ -84,7 +84,11 @@ impl SecretHasher {
     }
 
     pub fn hash(&self, secret: &PlainSecret) -> SecretHash {
-        SecretHash(hmac::sign(&self.key, secret.expose().as_bytes()).as_ref().to_vec())
+        SecretHash(
+            hmac::sign(&self.key, secret.expose().as_bytes())
+                .as_ref()
+                .to_vec(),
+        )
     }
 
     /// Constant-time: the comparison does not stop at the first differing byte (OIDC §16.12).

@@ -50,11 +50,32 @@ fn minimal_custom_client_gets_defaults() {
 
 #[test]
 fn name_is_required_trimmed_and_bounded() {
-    assert!(err(json!({"grant_types": ["client_credentials"], "scope": "api.read"})).description.contains("client_name"));
-    assert!(err(with(custom(), "client_name", json!("   "))).description.contains("client_name"));
-    assert!(err(with(custom(), "client_name", json!("x".repeat(201)))).description.contains("client_name"));
-    assert!(err(with(custom(), "client_name", json!(5))).description.contains("client_name"));
-    let unicode = create(with(custom(), "client_name", json!("  Zählwerk 計算 ".to_owned() + &"é".repeat(180)))).unwrap();
+    assert!(
+        err(json!({"grant_types": ["client_credentials"], "scope": "api.read"}))
+            .description
+            .contains("client_name")
+    );
+    assert!(
+        err(with(custom(), "client_name", json!("   ")))
+            .description
+            .contains("client_name")
+    );
+    assert!(
+        err(with(custom(), "client_name", json!("x".repeat(201))))
+            .description
+            .contains("client_name")
+    );
+    assert!(
+        err(with(custom(), "client_name", json!(5)))
+            .description
+            .contains("client_name")
+    );
+    let unicode = create(with(
+        custom(),
+        "client_name",
+        json!("  Zählwerk 計算 ".to_owned() + &"é".repeat(180)),
+    ))
+    .unwrap();
     assert!(unicode.metadata.client_name.starts_with("Zählwerk"));
 }
 
@@ -68,24 +89,73 @@ fn description_is_bounded() {
 
 #[test]
 fn unknown_and_read_only_fields_are_named() {
-    assert!(err(with(custom(), "colour", json!("red"))).description.contains("`colour`"));
-    assert!(err(with(custom(), "client_id", json!("ts_mine"))).description.contains("client_id is read-only"));
-    assert!(err(with(custom(), "client_secret", json!("x"))).description.contains("client_secret"));
+    assert!(
+        err(with(custom(), "colour", json!("red")))
+            .description
+            .contains("`colour`")
+    );
+    assert!(
+        err(with(custom(), "client_id", json!("ts_mine")))
+            .description
+            .contains("client_id is read-only")
+    );
+    assert!(
+        err(with(custom(), "client_secret", json!("x")))
+            .description
+            .contains("client_secret")
+    );
     assert_eq!(err(json!([1, 2])).code, ErrorCode::InvalidRequest);
 }
 
 #[test]
 fn grant_type_rules() {
-    assert!(err(json!({"client_name": "x", "scope": "api.read"})).description.contains("grant_types"));
-    assert!(err(with(custom(), "grant_types", json!([]))).description.contains("grant_types"));
-    assert!(err(with(custom(), "grant_types", json!(["implicit"]))).description.contains("implicit"));
-    assert!(err(with(custom(), "grant_types", json!("client_credentials"))).description.contains("grant_types"));
-    assert!(err(with(custom(), "grant_types", json!(["refresh_token", "client_credentials"]))).description.contains("refresh_token"));
-    let public_cc = with(with(custom(), "token_endpoint_auth_method", json!("none")), "grant_types", json!(["client_credentials"]));
-    assert!(err(public_cc).description.contains("client_credentials requires a confidential client"));
+    assert!(
+        err(json!({"client_name": "x", "scope": "api.read"}))
+            .description
+            .contains("grant_types")
+    );
+    assert!(
+        err(with(custom(), "grant_types", json!([])))
+            .description
+            .contains("grant_types")
+    );
+    assert!(
+        err(with(custom(), "grant_types", json!(["implicit"])))
+            .description
+            .contains("implicit")
+    );
+    assert!(
+        err(with(custom(), "grant_types", json!("client_credentials")))
+            .description
+            .contains("grant_types")
+    );
+    assert!(
+        err(with(
+            custom(),
+            "grant_types",
+            json!(["refresh_token", "client_credentials"])
+        ))
+        .description
+        .contains("refresh_token")
+    );
+    let public_cc = with(
+        with(custom(), "token_endpoint_auth_method", json!("none")),
+        "grant_types",
+        json!(["client_credentials"]),
+    );
+    assert!(
+        err(public_cc)
+            .description
+            .contains("client_credentials requires a confidential client")
+    );
     let public_password = json!({"client_name": "x", "scope": "api.read", "token_endpoint_auth_method": "none", "grant_types": ["password"]});
     assert!(err(public_password).description.contains("password"));
-    let dup = create(with(custom(), "grant_types", json!(["client_credentials", "client_credentials"]))).unwrap();
+    let dup = create(with(
+        custom(),
+        "grant_types",
+        json!(["client_credentials", "client_credentials"]),
+    ))
+    .unwrap();
     assert_eq!(dup.metadata.grant_types, vec![GrantType::ClientCredentials]);
 }
 
@@ -95,19 +165,41 @@ fn authorization_code_needs_redirect_uri_and_code_response_type() {
     let e = err(web.clone());
     assert_eq!(e.code, ErrorCode::InvalidRedirectUri);
     assert!(e.description.contains("redirect_uris"));
-    let ok = create(with(web.clone(), "redirect_uris", json!(["https://app.example.com/callback"]))).unwrap();
+    let ok = create(with(
+        web.clone(),
+        "redirect_uris",
+        json!(["https://app.example.com/callback"]),
+    ))
+    .unwrap();
     assert_eq!(ok.metadata.response_types, vec![ResponseType::Code]);
 
-    let inconsistent = with(with(web, "redirect_uris", json!(["https://app.example.com/cb"])), "response_types", json!([]));
+    let inconsistent = with(
+        with(web, "redirect_uris", json!(["https://app.example.com/cb"])),
+        "response_types",
+        json!([]),
+    );
     assert!(err(inconsistent).description.contains("response_types"));
-    assert!(err(with(custom(), "response_types", json!(["code"]))).description.contains("response_types"));
-    assert!(err(with(custom(), "response_types", json!(["token"]))).description.contains("response_types"));
+    assert!(
+        err(with(custom(), "response_types", json!(["code"])))
+            .description
+            .contains("response_types")
+    );
+    assert!(
+        err(with(custom(), "response_types", json!(["token"])))
+            .description
+            .contains("response_types")
+    );
 }
 
 #[test]
 fn redirect_uri_rules_by_client_kind() {
-    let confidential = json!({"client_name": "Web", "grant_types": ["authorization_code"], "scope": "openid"});
-    let public = with(confidential.clone(), "token_endpoint_auth_method", json!("none"));
+    let confidential =
+        json!({"client_name": "Web", "grant_types": ["authorization_code"], "scope": "openid"});
+    let public = with(
+        confidential.clone(),
+        "token_endpoint_auth_method",
+        json!("none"),
+    );
     for (body, uri, ok) in [
         (&confidential, "https://app.example.com/cb", true),
         (&confidential, "http://127.0.0.1/cb", false),
@@ -126,60 +218,149 @@ fn redirect_uri_rules_by_client_kind() {
             assert!(e.description.contains("redirect_uris"), "{}", e.description);
         }
     }
-    let many: Vec<String> = (0..21).map(|i| format!("https://app.example.com/{i}")).collect();
-    assert!(err(with(confidential.clone(), "redirect_uris", json!(many))).description.contains("at most 20"));
+    let many: Vec<String> = (0..21)
+        .map(|i| format!("https://app.example.com/{i}"))
+        .collect();
+    assert!(
+        err(with(confidential.clone(), "redirect_uris", json!(many)))
+            .description
+            .contains("at most 20")
+    );
     let twice = json!(["https://a.example.com/cb", "https://a.example.com/cb"]);
-    assert!(err(with(confidential, "redirect_uris", twice)).description.contains("twice"));
+    assert!(
+        err(with(confidential, "redirect_uris", twice))
+            .description
+            .contains("twice")
+    );
 }
 
 #[test]
 fn scope_rules() {
-    assert!(err(with(custom(), "scope", json!(""))).description.contains("scope"));
-    assert!(err(with(custom(), "scope", json!("api.read nope"))).description.contains("`nope`"));
-    assert!(err(json!({"client_name": "x", "grant_types": ["client_credentials"]})).description.contains("scope is required"));
-    assert!(err(with(custom(), "scope", json!(["api.read"]))).description.contains("scope must be a string"));
+    assert!(
+        err(with(custom(), "scope", json!("")))
+            .description
+            .contains("scope")
+    );
+    assert!(
+        err(with(custom(), "scope", json!("api.read nope")))
+            .description
+            .contains("`nope`")
+    );
+    assert!(
+        err(json!({"client_name": "x", "grant_types": ["client_credentials"]}))
+            .description
+            .contains("scope is required")
+    );
+    assert!(
+        err(with(custom(), "scope", json!(["api.read"])))
+            .description
+            .contains("scope must be a string")
+    );
 }
 
 #[test]
 fn auth_method_ttl_status_and_consent() {
-    assert!(err(with(custom(), "token_endpoint_auth_method", json!("client_secret_jwt"))).description.contains("token_endpoint_auth_method"));
+    assert!(
+        err(with(
+            custom(),
+            "token_endpoint_auth_method",
+            json!("client_secret_jwt")
+        ))
+        .description
+        .contains("token_endpoint_auth_method")
+    );
     assert!(create(with(custom(), "access_token_ttl_seconds", json!(60))).is_ok());
     assert!(create(with(custom(), "access_token_ttl_seconds", json!(86400))).is_ok());
     for bad in [json!(59), json!(86401), json!(-1), json!(3.5), json!("600")] {
-        assert!(err(with(custom(), "access_token_ttl_seconds", bad)).description.contains("access_token_ttl_seconds"));
+        assert!(
+            err(with(custom(), "access_token_ttl_seconds", bad))
+                .description
+                .contains("access_token_ttl_seconds")
+        );
     }
-    assert!(err(with(custom(), "status", json!("paused"))).description.contains("status"));
-    assert!(err(with(custom(), "require_user_consent", json!("yes"))).description.contains("require_user_consent"));
-    assert_eq!(create(with(custom(), "status", json!("disabled"))).unwrap().metadata.status, ClientStatus::Disabled);
+    assert!(
+        err(with(custom(), "status", json!("paused")))
+            .description
+            .contains("status")
+    );
+    assert!(
+        err(with(custom(), "require_user_consent", json!("yes")))
+            .description
+            .contains("require_user_consent")
+    );
+    assert_eq!(
+        create(with(custom(), "status", json!("disabled")))
+            .unwrap()
+            .metadata
+            .status,
+        ClientStatus::Disabled
+    );
 }
 
 #[test]
 fn sync_connector_preset_is_forced() {
     let sync = create(json!({"client_type": "sync_connector", "client_name": "LDAP"})).unwrap();
     assert_eq!(sync.client_type, ClientType::SyncConnector);
-    assert_eq!(sync.metadata.grant_types, vec![GrantType::ClientCredentials]);
-    assert_eq!(sync.metadata.scope.to_string(), "directory.read directory.write");
-    assert_eq!(sync.metadata.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+    assert_eq!(
+        sync.metadata.grant_types,
+        vec![GrantType::ClientCredentials]
+    );
+    assert_eq!(
+        sync.metadata.scope.to_string(),
+        "directory.read directory.write"
+    );
+    assert_eq!(
+        sync.metadata.token_endpoint_auth_method,
+        AuthMethod::ClientSecretBasic
+    );
     assert!(sync.metadata.redirect_uris.is_empty());
     let restated = json!({"client_type": "sync_connector", "client_name": "LDAP", "scope": "directory.write directory.read"});
     assert!(create(restated).is_ok());
     let varied = json!({"client_type": "sync_connector", "client_name": "LDAP", "scope": "admin"});
-    assert!(err(varied).description.contains("scope is fixed for sync_connector"));
-    assert!(err(json!({"client_type": "robot", "client_name": "x"})).description.contains("client_type"));
+    assert!(
+        err(varied)
+            .description
+            .contains("scope is fixed for sync_connector")
+    );
+    assert!(
+        err(json!({"client_type": "robot", "client_name": "x"}))
+            .description
+            .contains("client_type")
+    );
 }
 
 #[test]
 fn merge_patch_validates_like_create() {
     let current = stored(create(custom()).unwrap().metadata, false);
-    let renamed = apply_merge_patch(&current, &json!({"client_name": "New", "description": "d"}), &known).unwrap();
+    let renamed = apply_merge_patch(
+        &current,
+        &json!({"client_name": "New", "description": "d"}),
+        &known,
+    )
+    .unwrap();
     assert_eq!(renamed.client_name, "New");
     assert_eq!(renamed.scope, current.metadata.scope);
     let with_desc = stored(renamed, false);
     let cleared = apply_merge_patch(&with_desc, &json!({"description": null}), &known).unwrap();
     assert_eq!(cleared.description, None);
-    assert!(apply_merge_patch(&current, &json!({"client_name": null}), &known).unwrap_err().description.contains("client_name is required"));
-    assert!(apply_merge_patch(&current, &json!({"scope": "nope"}), &known).unwrap_err().description.contains("nope"));
-    assert!(apply_merge_patch(&current, &json!({"client_type": "sync_connector"}), &known).unwrap_err().description.contains("immutable"));
+    assert!(
+        apply_merge_patch(&current, &json!({"client_name": null}), &known)
+            .unwrap_err()
+            .description
+            .contains("client_name is required")
+    );
+    assert!(
+        apply_merge_patch(&current, &json!({"scope": "nope"}), &known)
+            .unwrap_err()
+            .description
+            .contains("nope")
+    );
+    assert!(
+        apply_merge_patch(&current, &json!({"client_type": "sync_connector"}), &known)
+            .unwrap_err()
+            .description
+            .contains("immutable")
+    );
     let to_code = json!({"grant_types": ["authorization_code"], "redirect_uris": ["https://a.example.com/cb"]});
     let switched = apply_merge_patch(&current, &to_code, &known).unwrap();
     assert_eq!(switched.response_types, vec![ResponseType::Code]);
@@ -189,10 +370,19 @@ fn merge_patch_validates_like_create() {
 fn default_clients_match_the_product_page_and_are_valid() {
     let defaults = default_clients();
     let ids: Vec<_> = defaults.iter().map(|d| d.client_id).collect();
-    assert_eq!(ids, ["ts_admin_client", "ts_sync_client", "thetasecure-mobile-app", "thetasecure-desktop-agent"]);
+    assert_eq!(
+        ids,
+        [
+            "ts_admin_client",
+            "ts_sync_client",
+            "thetasecure-mobile-app",
+            "thetasecure-desktop-agent"
+        ]
+    );
     for default in &defaults {
         let body = serde_json::to_value(&default.metadata).unwrap();
-        let reparsed = parse_new_client(&body, &|name| BUILTIN_SCOPES.iter().any(|s| s.name == name)).unwrap();
+        let reparsed =
+            parse_new_client(&body, &|name| BUILTIN_SCOPES.iter().any(|s| s.name == name)).unwrap();
         assert_eq!(reparsed.metadata, default.metadata, "{}", default.client_id);
     }
 }
