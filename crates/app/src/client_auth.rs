@@ -39,15 +39,14 @@ impl App {
             self.burn_one_verification(&credentials.secret);
             return Err(TokenError::InvalidClient(AUTH_FAILED));
         };
-        let store = self.store();
-        let Some(client) = store.clients().get(&client_id).await? else {
+        let Some(entry) = self.client_entry(&client_id).await? else {
             self.burn_one_verification(&credentials.secret);
             return Err(TokenError::InvalidClient(AUTH_FAILED));
         };
+        let client = &entry.client;
         let now = self.clock().now();
-        let secrets = store.secrets().list(&client_id).await?;
         let mut matched = None;
-        for secret in secrets.iter().filter(|secret| secret.is_active(now)) {
+        for secret in entry.secrets.iter().filter(|secret| secret.is_active(now)) {
             if self.hasher().verify(&credentials.secret, &secret.hash) {
                 matched = Some(secret);
             }
@@ -70,7 +69,7 @@ impl App {
             ));
         }
         self.0.last_used.note(secret, now);
-        Ok(client)
+        Ok(client.clone())
     }
 
     /// Keeps the unknown-client path as costly as the wrong-secret path.

@@ -81,6 +81,7 @@ impl App {
             .create(&client, record.as_ref(), &entry)
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.forget_client(&client.client_id);
         tracing::info!(client_id = %client.client_id, actor = actor.as_str(), "client created");
         Ok(CreatedClient { client, secret })
     }
@@ -199,6 +200,7 @@ impl App {
             .update(&updated, &entry)
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.forget_client(&updated.client_id);
         Ok(updated)
     }
 
@@ -236,7 +238,9 @@ impl App {
             .clients()
             .delete(&current.client_id, &entry)
             .await
-            .map_err(|e| AdminError::from_store(e, "client"))
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.forget_client(&current.client_id);
+        Ok(())
     }
 
     pub async fn list_secrets(&self, client_id: &str) -> Result<Vec<SecretRecord>, AdminError> {
@@ -294,6 +298,7 @@ impl App {
             )
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.forget_client(&client.client_id);
         Ok((record, secret))
     }
 
@@ -317,7 +322,9 @@ impl App {
             .secrets()
             .revoke(&client.client_id, secret_id, now, &entry)
             .await
-            .map_err(|e| AdminError::from_store(e, "secret"))
+            .map_err(|e| AdminError::from_store(e, "secret"))?;
+        self.forget_client(&client.client_id);
+        Ok(())
     }
 
     /// Every access token the client holds stops being active now.
@@ -340,7 +347,9 @@ impl App {
             .clients()
             .revoke_tokens(&client.client_id, now, &entry)
             .await
-            .map_err(|e| AdminError::from_store(e, "client"))
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.forget_client(&client.client_id);
+        Ok(())
     }
 
     pub(crate) fn secret_record(

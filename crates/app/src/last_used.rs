@@ -23,15 +23,16 @@ impl LastUsed {
         {
             return;
         }
-        if let Ok(mut pending) = self.pending.lock() {
-            pending
-                .entry(secret.id.clone())
-                .and_modify(|at| {
-                    if now.0 - at.0 >= RESOLUTION_MS {
-                        *at = now;
-                    }
-                })
-                .or_insert(now);
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        match pending.get_mut(&secret.id) {
+            // The common case on the hot path: noted recently, nothing to allocate.
+            Some(at) if now.0 - at.0 < RESOLUTION_MS => {}
+            Some(at) => *at = now,
+            None => {
+                pending.insert(secret.id.clone(), now);
+            }
         }
     }
 

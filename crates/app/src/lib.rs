@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+mod cache;
 mod client_auth;
 pub mod clients;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod records {
 }
 pub use server_key::ServerKey;
 
+use cache::{ClientCache, ClientEntry, TokenCache};
 use keys::{KeyError, Keys};
 use last_used::LastUsed;
 
@@ -59,6 +61,8 @@ struct Inner {
     server_key: ServerKey,
     hasher: SecretHasher,
     last_used: LastUsed,
+    client_cache: ClientCache,
+    token_cache: TokenCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +100,8 @@ impl App {
             settings,
             server_key,
             last_used: LastUsed::default(),
+            client_cache: ClientCache::new(),
+            token_cache: TokenCache::new(),
         })))
     }
 
@@ -121,6 +127,32 @@ impl App {
 
     pub(crate) fn hasher(&self) -> &SecretHasher {
         &self.0.hasher
+    }
+
+    /// A client and its secrets, from the cache when fresh, else from the store.
+    pub(crate) async fn client_entry(
+        &self,
+        id: &thetasecure_core::ids::ClientId,
+    ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
+        let now = std::time::Instant::now();
+        if let Some(cached) = self.0.client_cache.get(id, now) {
+            return Ok(cached);
+        }
+        let store = &self.0.store;
+        let entry = match store.clients().get(id).await? {
+            Some(client) => {
+                let secrets = store.secrets().list(id).await?;
+                Some(Arc::new(ClientEntry { client, secrets }))
+            }
+            None => None,
+        };
+        self.0.client_cache.insert(id.clone(), entry.clone(), now);
+        Ok(entry)
+    }
+
+    /// Called after every change to a client made through this instance.
+    pub(crate) fn forget_client(&self, id: &thetasecure_core::ids::ClientId) {
+        self.0.client_cache.invalidate(id);
     }
 
     /// The public JWK Set.

@@ -27,6 +27,7 @@ impl App {
             expires_at: Timestamp::from_unix_seconds(active.claims.exp),
         };
         self.store().tokens().revoke_access_token(&revoked).await?;
+        self.forget_token(token);
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 //! A token is active while its signature verifies, it has not expired, its client exists
 //! and is active, and neither the token nor all of its client's tokens were revoked.
 
+use std::sync::Arc;
 use thetasecure_core::Timestamp;
+
 use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
@@ -44,13 +46,11 @@ impl App {
         &self,
         token: &str,
     ) -> Result<Option<ActiveToken>, TokenError> {
-        let keys = self.0.keys.current();
-        let Ok(verified) = keys.verify::<AccessTokenClaims>(token, ACCESS_TOKEN_TYP) else {
+        let Some((claims, revoked)) = self.verified_claims(token).await? else {
             return Ok(None);
         };
-        let claims = verified.claims;
         let now = self.clock().now();
-        if claims.iss != self.issuer() || claims.exp <= now.unix_seconds() {
+        if revoked || claims.iss != self.issuer() || claims.exp <= now.unix_seconds() {
             return Ok(None);
         }
         let Some(issued_at) = jti_issued_at(&claims.jti) else {
@@ -59,9 +59,10 @@ impl App {
         let Some(client_id) = ClientId::parse(&claims.client_id) else {
             return Ok(None);
         };
-        let Some(client) = self.store().clients().get(&client_id).await? else {
+        let Some(entry) = self.client_entry(&client_id).await? else {
             return Ok(None);
         };
+        let client = &entry.client;
         if !client.is_active()
             || client
                 .tokens_revoked_before
@@ -69,15 +70,45 @@ impl App {
         {
             return Ok(None);
         }
-        if self
+        Ok(Some(ActiveToken {
+            claims: claims.as_ref().clone(),
+            client: client.clone(),
+        }))
+    }
+
+    /// The claims of a token signed by one of our keys, and whether its `jti` is revoked;
+    /// both cached briefly, so repeated introspection skips the signature check.
+    async fn verified_claims(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Arc<AccessTokenClaims>, bool)>, TokenError> {
+        let now = std::time::Instant::now();
+        if let Some(cached) = self.0.token_cache.get(token, now) {
+            return Ok(Some(cached));
+        }
+        let Ok(verified) = self
+            .0
+            .keys
+            .current()
+            .verify::<AccessTokenClaims>(token, ACCESS_TOKEN_TYP)
+        else {
+            return Ok(None);
+        };
+        let revoked = self
             .store()
             .tokens()
-            .is_access_token_revoked(&claims.jti)
-            .await?
-        {
-            return Ok(None);
-        }
-        Ok(Some(ActiveToken { claims, client }))
+            .is_access_token_revoked(&verified.claims.jti)
+            .await?;
+        let claims = Arc::new(verified.claims);
+        self.0
+            .token_cache
+            .insert(token, claims.clone(), revoked, now);
+        Ok(Some((claims, revoked)))
+    }
+
+    /// After this instance revoked a token: stop trusting its cached state.
+    pub(crate) fn forget_token(&self, token: &str) {
+        self.0.token_cache.forget(token);
     }
 }
 

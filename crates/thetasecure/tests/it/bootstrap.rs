@@ -165,7 +165,18 @@ async fn two_instances_start_together_on_postgres() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(listing["items"].as_array().unwrap().len(), 4, "{listing}");
     }
-    // A client created through one instance is visible through the other at once.
+    // A client created through one instance is visible through the other at once, and a
+    // change made through one is enforced by the other within a second (SPEC 1).
     let (id, secret) = a.machine_client("Shared", "directory.read").await;
     b.token(&id, &secret).await;
+    let (status, _) = a
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/clients/{id}"),
+            Some(serde_json::json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    b.token_status_within_a_second(&id, &secret, StatusCode::UNAUTHORIZED)
+        .await;
 }

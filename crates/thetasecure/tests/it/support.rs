@@ -215,6 +215,28 @@ impl TestServer {
             .expect("token request")
     }
 
+    /// Changes made elsewhere (the CLI, another instance) are enforced within a second
+    /// (SPEC 1): polls the token endpoint for up to 1.5 s until it answers `expected`.
+    pub async fn token_status_within_a_second(
+        &self,
+        client_id: &str,
+        secret: &str,
+        expected: StatusCode,
+    ) {
+        let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+        loop {
+            let status = self.token_response(client_id, secret, None).await.status();
+            if status == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{client_id}: still {status}, expected {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn token(&self, client_id: &str, secret: &str) -> String {
         let response = self.token_response(client_id, secret, None).await;
         assert_eq!(response.status(), StatusCode::OK, "token for {client_id}");
