@@ -94,6 +94,7 @@ pub async fn track_requests(
 }
 
 /// The span of each request: method, route and request id; never headers or bodies.
+/// At debug level: per-request spans are costly on the token path, and metrics count requests.
 pub fn request_span(request: &Request) -> tracing::Span {
     let route = request
         .extensions()
@@ -105,5 +106,5 @@ pub fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), route, request_id)
+    tracing::debug_span!("request", method = %request.method(), route, request_id)
 }

@@ -96,14 +96,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::SigningAlg;
-    use super::super::signing_key::generate_pkcs8;
     use super::*;
 
     fn ring(alg: SigningAlg) -> KeyRing {
-        let key = Arc::new(
-            SigningKey::from_pkcs8(format!("kid-{alg}"), alg, &generate_pkcs8(alg).unwrap())
-                .unwrap(),
-        );
+        let key = Arc::new(SigningKey::generate(format!("kid-{alg}"), alg).unwrap());
         KeyRing {
             active: key.clone(),
             published: vec![key],

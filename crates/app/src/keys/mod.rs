@@ -8,7 +8,7 @@ mod signing_key;
 use std::sync::{Arc, RwLock};
 
 pub use jws::{JwsError, VerifiedJws};
-pub use signing_key::{SigningAlg, SigningKey};
+pub use signing_key::{SigningAlg, SigningKey, generate_pkcs8};
 
 use thetasecure_core::Timestamp;
 use thetasecure_store::{SigningKeyRecord, Store, StoreError};

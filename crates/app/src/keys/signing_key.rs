@@ -59,7 +59,8 @@ pub struct SigningKey {
     access_token_header: String,
 }
 
-pub(super) fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
+/// The PKCS#8 document of a fresh key pair of `alg`.
+pub fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
     let rng = SystemRandom::new();
     let failed = |what: &str| KeyError::Material(format!("could not generate {what} key"));
     Ok(match alg {
@@ -81,6 +82,11 @@ pub(super) fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
 }
 
 impl SigningKey {
+    /// A fresh key pair of `alg`, for tests and benchmarks; the server stores its keys.
+    pub fn generate(kid: String, alg: SigningAlg) -> Result<Self, KeyError> {
+        Self::from_pkcs8(kid, alg, &generate_pkcs8(alg)?)
+    }
+
     pub fn from_pkcs8(kid: String, alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyError> {
         let rejected = |e: aws_lc_rs::error::KeyRejected| KeyError::Material(e.to_string());
         let b64 = |bytes: &[u8]| BASE64URL_NOPAD.encode(bytes);

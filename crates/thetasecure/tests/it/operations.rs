@@ -28,7 +28,8 @@ both_engines! {
         let rotated = rotated["client_secret"].as_str().unwrap().to_owned();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let logs = server.stderr().join("\n");
-        assert!(logs.contains("token issued"), "the log has request lines: {logs}");
+        assert!(logs.contains("client created"), "the log records changes: {logs}");
+        assert!(logs.contains("token issued"), "debug lines are included: {logs}");
         for needle in [secret.as_str(), rotated.as_str(), token.as_str(), ADMIN_SECRET, "tss_wrong-secret-value", ADMIN_PASSWORD] {
             assert!(!logs.contains(needle), "log leaks {needle}");
         }

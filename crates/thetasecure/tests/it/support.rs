@@ -65,7 +65,8 @@ impl Place {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("THETASECURE_DATA_DIR", self.data_dir.path())
             .env("THETASECURE_DATABASE_URL", self.database.url())
-            .env("THETASECURE_LOG_LEVEL", "info");
+            // Debug for our crates and sqlx, so the no-secrets-in-logs test sees everything.
+            .env("THETASECURE_LOG_LEVEL", "info,thetasecure=debug,thetasecure_web=debug,thetasecure_app=debug,thetasecure_store=debug,sqlx=debug");
         command
     }
 }
