@@ -3,6 +3,8 @@
 //! client is still checked against a hash.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::time::Instant;
 
 use thetasecure_core::client::Client;
 use thetasecure_core::grant::AuthMethod;
@@ -11,11 +13,13 @@ use thetasecure_core::secret::{PlainSecret, SecretHash};
 
 use crate::{App, TokenError};
 
-/// Credentials as presented, with the method the caller used to present them.
+/// Credentials as presented, with the method the caller used to present them and the
+/// address they came from (for brute-force protection).
 pub struct ClientCredentials {
     pub client_id: String,
     pub secret: PlainSecret,
     pub method: AuthMethod,
+    pub source: IpAddr,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -30,8 +34,29 @@ impl fmt::Debug for ClientCredentials {
 const AUTH_FAILED: &str = "client authentication failed";
 
 impl App {
-    /// Returns the authenticated, active, confidential client.
+    /// Returns the authenticated, active, confidential client. Failures count towards the
+    /// (client_id, address) throttle, whatever their cause.
     pub(crate) async fn authenticate_client(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<Client, TokenError> {
+        let throttle = &self.0.throttle;
+        let now = Instant::now();
+        if let Err(retry_after_seconds) =
+            throttle.check(&credentials.client_id, credentials.source, now)
+        {
+            return Err(TokenError::Throttled {
+                retry_after_seconds,
+            });
+        }
+        let result = self.verify_client_secret(credentials).await;
+        if let Err(TokenError::InvalidClient(_)) = result {
+            throttle.record_failure(&credentials.client_id, credentials.source, now);
+        }
+        result
+    }
+
+    async fn verify_client_secret(
         &self,
         credentials: &ClientCredentials,
     ) -> Result<Client, TokenError> {

@@ -46,6 +46,9 @@ pub enum TokenError {
     InvalidClient(&'static str),
     #[error("{0}")]
     Rejected(OAuthError),
+    /// Too many failed authentications from this address for this client id (429).
+    #[error("throttled for {retry_after_seconds} s")]
+    Throttled { retry_after_seconds: u64 },
     #[error("storage temporarily unavailable")]
     Unavailable,
     #[error("internal error: {0}")]

@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod revoke;
 pub mod scopes;
 pub mod server_key;
+pub mod throttle;
 pub mod token;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use server_key::ServerKey;
 use cache::{ClientCache, ClientEntry, TokenCache};
 use keys::{KeyError, Keys};
 use last_used::LastUsed;
+use throttle::AuthThrottle;
 
 /// The longest access-token lifetime a client may configure; retired signing keys stay
 /// published this long so every token they signed still verifies.
@@ -63,6 +65,7 @@ struct Inner {
     last_used: LastUsed,
     client_cache: ClientCache,
     token_cache: TokenCache,
+    throttle: AuthThrottle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,7 @@ impl App {
             last_used: LastUsed::default(),
             client_cache: ClientCache::new(),
             token_cache: TokenCache::new(),
+            throttle: AuthThrottle::new(),
         })))
     }
 

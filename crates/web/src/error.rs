@@ -25,14 +25,13 @@ pub struct ApiError {
     error: OAuthError,
     /// The `WWW-Authenticate` challenge, where the status calls for one.
     challenge: Option<String>,
+    /// Set when throttled: 429 with this `Retry-After`, whatever the error code.
+    throttled_for: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self {
-            error: OAuthError::new(code, description),
-            challenge: None,
-        }
+        OAuthError::new(code, description).into()
     }
 
     pub fn with_challenge(mut self, challenge: impl Into<String>) -> Self {
@@ -41,6 +40,9 @@ impl ApiError {
     }
 
     fn status(&self) -> StatusCode {
+        if self.throttled_for.is_some() {
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
         match self.error.code {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
@@ -64,9 +66,16 @@ impl ApiError {
                     error
                 }
             }
-            TokenError::Rejected(error) => Self {
-                error,
-                challenge: None,
+            TokenError::Rejected(error) => error.into(),
+            // RFC 6585 §4; OAuth has no code for it, so the body says invalid_client (SECURITY D4).
+            TokenError::Throttled {
+                retry_after_seconds,
+            } => Self {
+                throttled_for: Some(retry_after_seconds),
+                ..Self::new(
+                    ErrorCode::InvalidClient,
+                    "too many failed authentication attempts; retry later",
+                )
             },
             TokenError::Unavailable => Self::unavailable(),
             TokenError::Internal(why) => Self::internal(&why),
@@ -91,6 +100,7 @@ impl From<OAuthError> for ApiError {
         Self {
             error,
             challenge: None,
+            throttled_for: None,
         }
     }
 }
@@ -123,7 +133,9 @@ impl IntoResponse for ApiError {
         if let Some(value) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.throttled_for {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

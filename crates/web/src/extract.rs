@@ -2,6 +2,7 @@
 //! axum's plain-text rejections.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -90,6 +91,7 @@ impl OAuthForm {
     pub fn client_credentials(
         &self,
         headers: &HeaderMap,
+        source: IpAddr,
     ) -> Result<(ClientCredentials, bool), ApiError> {
         let body_secret = self.get("client_secret");
         match headers.get(header::AUTHORIZATION) {
@@ -136,6 +138,7 @@ impl OAuthForm {
                         client_id,
                         secret: PlainSecret::new(unescape(secret)),
                         method: AuthMethod::ClientSecretBasic,
+                        source,
                     },
                     true,
                 ))
@@ -146,6 +149,7 @@ impl OAuthForm {
                         client_id: id.to_owned(),
                         secret: PlainSecret::new(secret.to_owned()),
                         method: AuthMethod::ClientSecretPost,
+                        source,
                     },
                     false,
                 )),

@@ -218,6 +218,7 @@ impl TestServer {
 
     /// Changes made elsewhere (the CLI, another instance) are enforced within a second
     /// (SPEC 1): polls the token endpoint for up to 1.5 s until it answers `expected`.
+    /// Slowly, because failed attempts count towards the brute-force throttle.
     pub async fn token_status_within_a_second(
         &self,
         client_id: &str,
@@ -234,7 +235,7 @@ impl TestServer {
                 std::time::Instant::now() < deadline,
                 "{client_id}: still {status}, expected {expected}"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

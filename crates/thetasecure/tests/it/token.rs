@@ -213,3 +213,30 @@ async fn rs256_when_configured() {
 async fn eddsa_when_configured() {
     signs_with("EdDSA", Algorithm::EdDSA).await;
 }
+
+both_engines! {
+    async fn repeated_failures_are_throttled(server: TestServer) {
+        let (id, secret) = server.machine_client("Target", "directory.read").await;
+        let (other, other_secret) = server.machine_client("Bystander", "directory.read").await;
+        for _ in 0..10 {
+            assert_eq!(server.token_response(&id, "tss_guess", None).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Locked out for this address, even with the right secret.
+        let response = server.token_response(&id, &secret, None).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after));
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+        // Introspection authenticates the same way and is throttled too.
+        let response = server.http.post(server.url("/oauth2/introspect")).basic_auth(&id, Some(&secret)).form(&[("token", "x")]).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Other clients are unaffected.
+        server.token(&other, &other_secret).await;
+        // An id that does not exist is throttled just the same: no existence oracle.
+        for _ in 0..10 {
+            assert_eq!(server.token_response("ts_doesnotexistaaaaaaaaaaaaa", "tss_guess", None).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(server.token_response("ts_doesnotexistaaaaaaaaaaaaa", "tss_guess", None).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}

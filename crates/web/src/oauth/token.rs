@@ -1,9 +1,10 @@
 //! `/oauth2/token`, `/oauth2/introspect` and `/oauth2/revoke`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use std::net::SocketAddr;
 use thetasecure_app::App;
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::{ErrorCode, OAuthError};
@@ -14,6 +15,7 @@ use crate::extract::OAuthForm;
 
 pub async fn token(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
@@ -27,7 +29,7 @@ pub async fn token(
         )
         .into());
     }
-    let (credentials, basic) = form.client_credentials(&headers)?;
+    let (credentials, basic) = form.client_credentials(&headers, peer.ip())?;
     let issued = app
         .client_credentials_grant(&credentials, form.get("scope"))
         .await
@@ -39,10 +41,11 @@ pub async fn token(
 
 pub async fn introspect(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic) = form.client_credentials(&headers)?;
+    let (credentials, basic) = form.client_credentials(&headers, peer.ip())?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -55,10 +58,11 @@ pub async fn introspect(
 
 pub async fn revoke(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic) = form.client_credentials(&headers)?;
+    let (credentials, basic) = form.client_credentials(&headers, peer.ip())?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
