@@ -1,0 +1,109 @@
+//! `thetasecure-bench`: the servers and tools `bench/run` drives.
+//!
+//! - `echo`: a bare axum handler answering any `POST /` with a fixed small JSON, the
+//!   same-run ceiling every ThetaSecure figure is divided by.
+//! - `insert`: one durable single-row `INSERT` per `POST /`, committed before the
+//!   `201`, on SQLite (opened as ThetaSecure opens it) or PostgreSQL: the yardstick
+//!   for client creation.
+//! - `seed`: bulk-inserts clients straight into a migrated ThetaSecure store, for the
+//!   admin search scenario.
+
+mod echo;
+mod insert;
+mod seed;
+mod store;
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "thetasecure-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a fixed `{"ok":true}` to any POST on `/`.
+    Echo {
+        /// Address to bind, e.g. 127.0.0.1:0 for any free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Perform one durable single-row INSERT per POST on `/`, answering 201 after commit.
+    Insert {
+        /// Address to bind, e.g. 127.0.0.1:0 for any free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`.
+        #[arg(long)]
+        database_url: String,
+    },
+    /// Insert COUNT clients into a migrated ThetaSecure store in one transaction.
+    Seed {
+        /// The ThetaSecure store: `sqlite://path/to/thetasecure.db` or `postgres://…`.
+        #[arg(long)]
+        database_url: String,
+        /// Number of clients to insert.
+        #[arg(long, default_value_t = 100_000)]
+        count: u32,
+    },
+}
+
+/// A multi-threaded runtime sized by the CPU affinity mask: under `taskset -c 0`, as
+/// `bench/run` starts it, that is one worker thread, like ThetaSecure there.
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Echo { listen } => echo::run(listen).await,
+            Command::Insert {
+                listen,
+                database_url,
+            } => insert::run(listen, &database_url).await,
+            Command::Seed {
+                database_url,
+                count,
+            } => seed::run(&database_url, count).await,
+        }
+    })
+}
+
+/// Binds `listen`, prints `listening on http://ADDR` once bound, and serves `app` until
+/// SIGINT or SIGTERM.
+pub(crate) async fn serve(listen: SocketAddr, app: axum::Router) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
