@@ -4,13 +4,14 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use thetasecure_core::client::Client;
 use thetasecure_core::grant::AuthMethod;
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::secret::{PlainSecret, SecretHash};
 
+use crate::cache::ClientEntry;
 use crate::{App, TokenError};
 
 /// Credentials as presented, with the method the caller used to present them and the
@@ -39,7 +40,7 @@ impl App {
     pub(crate) async fn authenticate_client(
         &self,
         credentials: &ClientCredentials,
-    ) -> Result<Client, TokenError> {
+    ) -> Result<Arc<ClientEntry>, TokenError> {
         let throttle = &self.0.throttle;
         let now = Instant::now();
         if let Err(retry_after_seconds) =
@@ -59,7 +60,7 @@ impl App {
     async fn verify_client_secret(
         &self,
         credentials: &ClientCredentials,
-    ) -> Result<Client, TokenError> {
+    ) -> Result<Arc<ClientEntry>, TokenError> {
         let Some(client_id) = ClientId::parse(&credentials.client_id) else {
             self.burn_one_verification(&credentials.secret);
             return Err(TokenError::InvalidClient(AUTH_FAILED));
@@ -94,7 +95,7 @@ impl App {
             ));
         }
         self.0.last_used.note(secret, now);
-        Ok(client.clone())
+        Ok(entry)
     }
 
     /// Keeps the unknown-client path as costly as the wrong-secret path.

@@ -3,7 +3,7 @@
 
 pub mod audit;
 pub mod bootstrap;
-mod cache;
+pub mod cache;
 mod client_auth;
 pub mod clients;
 pub mod error;

@@ -15,15 +15,16 @@ impl App {
         token: &str,
     ) -> Result<(), TokenError> {
         let caller = self.authenticate_client(caller).await?;
+        let caller = &caller.client;
         let Some(active) = self.active_access_token(token).await? else {
             return Ok(());
         };
-        if active.client.client_id != caller.client_id {
+        if active.client.client.client_id != caller.client_id {
             return Ok(());
         }
         let revoked = RevokedAccessToken {
-            jti: active.claims.jti,
-            client_id: caller.client_id,
+            jti: active.claims.jti.clone(),
+            client_id: caller.client_id.clone(),
             expires_at: Timestamp::from_unix_seconds(active.claims.exp),
         };
         self.store().tokens().revoke_access_token(&revoked).await?;

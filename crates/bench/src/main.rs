@@ -13,6 +13,10 @@ mod insert;
 mod seed;
 mod store;
 
+/// The same allocator as ThetaSecure's, so the baselines differ from it only in the work done.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
@@ -80,6 +84,10 @@ pub(crate) async fn serve(listen: SocketAddr, app: axum::Router) -> anyhow::Resu
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let local = listener.local_addr()?;
     println!("listening on http://{local}");
+    // As ThetaSecure serves: TCP_NODELAY on every connection.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

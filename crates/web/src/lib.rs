@@ -14,7 +14,9 @@ use axum::http::{HeaderName, header};
 use thetasecure_app::App;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -82,10 +84,45 @@ fn with_middleware(router: Router, metrics: Metrics) -> Router {
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            request_id,
+            SequentialRequestId::new(),
+        ))
         // Credentials must never reach a log line, whatever a span formatter prints.
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+}
+
+/// Request ids unique to this process run: a random prefix chosen at start and a counter.
+/// A UUID per request would cost a `getrandom` system call on the hot path.
+#[derive(Clone)]
+struct SequentialRequestId {
+    prefix: std::sync::Arc<str>,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestId {
+    fn new() -> Self {
+        let prefix: String = thetasecure_core::random::bytes::<6>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            prefix: prefix.into(),
+            counter: Default::default(),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }

@@ -5,29 +5,27 @@
 use std::sync::Arc;
 use thetasecure_core::Timestamp;
 
-use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 
+use crate::cache::ClientEntry;
 use crate::{App, TokenError};
 
 /// A token that is active right now, with the client it was issued to.
 #[derive(Debug, Clone)]
 pub struct ActiveToken {
-    pub claims: AccessTokenClaims,
-    pub client: Client,
+    pub claims: Arc<AccessTokenClaims>,
+    pub client: Arc<ClientEntry>,
 }
 
 /// A uuid v7 whose timestamp is the issuing instant by our `Clock`, so revocation
 /// "of every token issued before T" compares instants from one clock, to the millisecond.
 pub(crate) fn new_jti(issued_at: Timestamp) -> String {
     let millis = u64::try_from(issued_at.0).unwrap_or(0);
-    let ts = uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        millis / 1000,
-        ((millis % 1000) * 1_000_000) as u32,
-    );
-    uuid::Uuid::new_v7(ts).to_string()
+    let random = thetasecure_core::random::bytes::<10>();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .to_string()
 }
 
 fn jti_issued_at(jti: &str) -> Option<Timestamp> {
@@ -71,8 +69,8 @@ impl App {
             return Ok(None);
         }
         Ok(Some(ActiveToken {
-            claims: claims.as_ref().clone(),
-            client: client.clone(),
+            claims,
+            client: entry,
         }))
     }
 

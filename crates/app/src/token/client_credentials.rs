@@ -15,7 +15,8 @@ impl App {
         credentials: &ClientCredentials,
         requested_scope: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
-        let client = self.authenticate_client(credentials).await?;
+        let entry = self.authenticate_client(credentials).await?;
+        let client = &entry.client;
         if !client.metadata.allows_grant(GrantType::ClientCredentials) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
