@@ -101,10 +101,11 @@ pub(crate) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
 /// and the CLI, say) could both apply migration 1. An exclusive lock on a file beside the
 /// database serialises them; the second then finds nothing left to do.
 pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    let lock_path = pool
-        .connect_options()
-        .get_filename()
-        .with_extension("migrate-lock");
+    // Beside the `-wal` and `-shm` files, named like them.
+    let lock_path = format!(
+        "{}-migrate-lock",
+        pool.connect_options().get_filename().display()
+    );
     let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -116,7 +116,7 @@ async fn sqlite_accepts_both_url_forms_and_relative_paths() {
     store.close().await;
     let path = relative_dir.join(&name);
     assert!(path.exists());
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-migrate-lock"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let _ = std::fs::remove_dir_all(dir);
