@@ -158,19 +158,61 @@ async fn insert_secret(conn: &mut PgConnection, secret: &SecretRecord) -> Result
 
 // ---- clients ----
 
+/// The client, its first secret and the audit entry in one statement: atomic and durable
+/// like a transaction, in one round trip instead of five (BEGIN, three INSERTs, COMMIT).
+/// A duplicate id fails the whole statement (unique violation → Conflict); the secret's
+/// foreign key is checked at the end of the statement, after the client row exists.
+const CREATE_CLIENT_WITH_SECRET: &str = "WITH new_client AS (
+         INSERT INTO clients (client_id, client_type, client_name, description, redirect_uris,
+             grant_types, response_types, scope, token_endpoint_auth_method, require_user_consent,
+             access_token_ttl_seconds, status, is_default, created_at, updated_at, tokens_revoked_before, search_text)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)),
+     new_secret AS (
+         INSERT INTO client_secrets (id, client_id, hash, hint, created_at, expires_at, revoked_at, last_used_at)
+         VALUES ($18, $19, $20, $21, $22, $23, $24, $25))
+     INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
+     VALUES ($26, $27, $28, $29, $30, $31, $32)";
+
+const CREATE_CLIENT_WITHOUT_SECRET: &str = "WITH new_client AS (
+         INSERT INTO clients (client_id, client_type, client_name, description, redirect_uris,
+             grant_types, response_types, scope, token_endpoint_auth_method, require_user_consent,
+             access_token_ttl_seconds, status, is_default, created_at, updated_at, tokens_revoked_before, search_text)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17))
+     INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
+     VALUES ($18, $19, $20, $21, $22, $23, $24)";
+
 pub(crate) async fn create_client(
     pool: &PgPool,
     client: &Client,
     secret: Option<&SecretRecord>,
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    let mut tx = begin_write(pool).await?;
-    insert_client(&mut tx, client).await?;
-    if let Some(secret) = secret {
-        insert_secret(&mut tx, secret).await?;
-    }
-    insert_audit(&mut tx, audit).await?;
-    commit(tx).await
+    let values = ClientValues::new(client)?;
+    let details = audit_details(audit)?;
+    let query = match secret {
+        Some(secret) => bind_secret!(
+            bind_client!(sqlx::query(CREATE_CLIENT_WITH_SECRET), values),
+            secret
+        ),
+        None => bind_client!(sqlx::query(CREATE_CLIENT_WITHOUT_SECRET), values),
+    };
+    query
+        .bind(&audit.id)
+        .bind(audit.at.0)
+        .bind(&audit.actor)
+        .bind(&audit.action)
+        .bind(&audit.target_type)
+        .bind(&audit.target_id)
+        .bind(details)
+        .execute(pool)
+        .await
+        .map_err(|e| match error(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("client `{}` already exists", client.client_id))
+            }
+            other => other,
+        })?;
+    Ok(())
 }
 
 pub(crate) async fn get_client(pool: &PgPool, id: &ClientId) -> Result<Option<Client>, StoreError> {
@@ -186,35 +228,55 @@ pub(crate) async fn get_client(pool: &PgPool, id: &ClientId) -> Result<Option<Cl
     row.map(ClientRow::into_client).transpose()
 }
 
+/// With a search term the query filters with `LIKE`, which the trigram index serves; the
+/// two statements differ only in that line, so each gets a plan of its own.
+macro_rules! list_clients_sql {
+    ($search:literal) => {
+        concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE ",
+            $search,
+            " AND ($2::TEXT IS NULL OR status = $2)
+              AND ($3::TEXT IS NULL OR strpos(grant_types, $3) > 0)
+              AND ($4::BIGINT IS NULL OR (created_at, client_id) < ($4, $5))
+              ORDER BY created_at DESC, client_id DESC
+              LIMIT $6"
+        )
+    };
+}
+
 pub(crate) async fn list_clients(
     pool: &PgPool,
     filter: &ClientFilter,
 ) -> Result<ClientPage, StoreError> {
-    let search = filter
+    let pattern = filter
         .search
         .as_deref()
         .filter(|s| !s.is_empty())
-        .map(str::to_lowercase);
-    let rows: Vec<ClientRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        client_columns!(),
-        " FROM clients
-          WHERE ($1::TEXT IS NULL OR strpos(search_text, $1) > 0)
-            AND ($2::TEXT IS NULL OR status = $2)
-            AND ($3::TEXT IS NULL OR strpos(grant_types, $3) > 0)
-            AND ($4::BIGINT IS NULL OR (created_at, client_id) < ($4, $5))
-          ORDER BY created_at DESC, client_id DESC
-          LIMIT $6"
-    ))
-    .bind(search)
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(filter.grant_type.map(grant_needle))
-    .bind(filter.after.as_ref().map(|c| c.created_at.0))
-    .bind(filter.after.as_ref().map(|c| c.client_id.as_str()))
-    .bind(limit(filter.limit) + 1)
-    .fetch_all(pool)
-    .await
-    .map_err(error)?;
+        .map(|term| {
+            // LIKE metacharacters in the term match literally.
+            let escaped = term
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+    let sql = match pattern {
+        Some(_) => list_clients_sql!("search_text LIKE $1"),
+        None => list_clients_sql!("$1::TEXT IS NULL"),
+    };
+    let rows: Vec<ClientRow> = sqlx::query_as(sql)
+        .bind(pattern)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.grant_type.map(grant_needle))
+        .bind(filter.after.as_ref().map(|c| c.created_at.0))
+        .bind(filter.after.as_ref().map(|c| c.client_id.as_str()))
+        .bind(limit(filter.limit) + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(error)?;
     crate::page(rows, filter.limit)
 }
 

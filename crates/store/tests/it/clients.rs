@@ -193,6 +193,7 @@ async fn list_search_treats_wildcards_literally(env: Env) {
         ("ts_pct", "100% Uptime"),
         ("ts_plain", "1000 Uptime"),
         ("ts_under", "a_b worker"),
+        ("ts_bslash", "back\\slash"),
     ]
     .into_iter()
     .enumerate()
@@ -212,6 +213,8 @@ async fn list_search_treats_wildcards_literally(env: Env) {
     assert_eq!(ids(&env, filter(Some("_b "), 10)).await, ["ts_under"]);
     assert!(ids(&env, filter(Some("1%0"), 10)).await.is_empty());
     assert!(ids(&env, filter(Some("'"), 10)).await.is_empty());
+    assert_eq!(ids(&env, filter(Some("k\\s"), 10)).await, ["ts_bslash"]);
+    assert!(ids(&env, filter(Some("\\%"), 10)).await.is_empty());
 }
 
 async fn list_filters_by_status_and_grant_type(env: Env) {
