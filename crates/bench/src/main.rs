@@ -13,10 +13,6 @@ mod insert;
 mod seed;
 mod store;
 
-/// The same allocator as ThetaSecure's, so the baselines differ from it only in the work done.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
