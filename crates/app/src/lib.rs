@@ -66,7 +66,11 @@ struct Inner {
     client_cache: ClientCache,
     token_cache: TokenCache,
     throttle: AuthThrottle,
+    keys_reloaded_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// The least time between two key reloads triggered by unknown key ids.
+const KEY_RELOAD_MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -106,6 +110,7 @@ impl App {
             client_cache: ClientCache::new(),
             token_cache: TokenCache::new(),
             throttle: AuthThrottle::new(),
+            keys_reloaded_at: std::sync::Mutex::new(None),
         })))
     }
 
@@ -168,25 +173,50 @@ impl App {
     /// reloads. Returns the new key id.
     pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
         let inner = &self.0;
-        let now = inner.clock.now();
         let kid = Keys::rotate(
             &inner.store,
             &inner.server_key,
             inner.settings.signing_alg,
-            now,
+            inner.clock.now(),
         )
         .await?;
+        self.reload_signing_keys().await?;
+        Ok(kid)
+    }
+
+    /// Re-reads the signing keys, so a rotation made through another instance or the CLI
+    /// is picked up: the new key signs here too, and the JWKS publishes it.
+    pub async fn reload_signing_keys(&self) -> Result<(), KeyError> {
+        let inner = &self.0;
         inner
             .keys
             .reload(
                 &inner.store,
                 &inner.server_key,
                 inner.settings.signing_alg,
-                now,
+                inner.clock.now(),
                 MAX_ACCESS_TOKEN_TTL_SECONDS,
             )
-            .await?;
-        Ok(kid)
+            .await
+    }
+
+    /// A token names a key this instance has not loaded: another instance may have
+    /// rotated. Reloads at most once per `KEY_RELOAD_MIN_INTERVAL`, so tokens with made-up
+    /// key ids cannot make every request read the store. Returns whether it reloaded.
+    pub(crate) async fn reload_signing_keys_for_unknown_kid(&self) -> bool {
+        match self.0.keys_reloaded_at.lock() {
+            Ok(mut last) if last.is_none_or(|at| at.elapsed() >= KEY_RELOAD_MIN_INTERVAL) => {
+                *last = Some(std::time::Instant::now());
+            }
+            _ => return false,
+        }
+        match self.reload_signing_keys().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "could not reload signing keys");
+                false
+            }
+        }
     }
 
     /// RFC 8414 metadata from the live configuration and scope registry.

@@ -49,7 +49,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             telemetry::init(config.log_format, "warn");
             let app = open_app(&config).await?;
             let kid = app.rotate_signing_key().await?;
-            println!("new signing key {kid} is active; running servers pick it up when restarted");
+            println!(
+                "new signing key {kid} is active; running servers sign with it within a minute"
+            );
             Ok(())
         }
         Command::Healthcheck { listen } => healthcheck(&listen).await,

@@ -14,6 +14,8 @@ use crate::config::Config;
 
 const LAST_USED_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How soon a key rotated elsewhere (another instance, the CLI) signs here and is published.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 
 pub async fn serve(config: Config) -> Result<()> {
     let app = open_app(&config).await?;
@@ -78,16 +80,27 @@ async fn run_listener(listener: TcpListener, router: HttpRouter, mut stop: watch
     }
 }
 
-/// Periodic work: write coalesced secret use times, purge expired revocation records.
+/// Periodic work: write coalesced secret use times, pick up keys rotated elsewhere, purge
+/// expired revocation records.
 async fn maintenance(app: App, mut stop: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(LAST_USED_FLUSH_INTERVAL);
     let mut purge = tokio::time::interval(PURGE_INTERVAL);
+    // The keys were just loaded at start: the first reload is one interval away.
+    let mut keys = tokio::time::interval_at(
+        tokio::time::Instant::now() + KEY_RELOAD_INTERVAL,
+        KEY_RELOAD_INTERVAL,
+    );
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = flush.tick() => {
                 if let Err(error) = app.flush_last_used().await {
                     tracing::warn!(%error, "could not record secret use times");
+                }
+            }
+            _ = keys.tick() => {
+                if let Err(error) = app.reload_signing_keys().await {
+                    tracing::warn!(%error, "could not reload signing keys");
                 }
             }
             _ = purge.tick() => {

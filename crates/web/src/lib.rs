@@ -63,11 +63,6 @@ pub async fn serve(
         .await
 }
 
-/// The OpenAPI document of the admin API.
-pub fn openapi_json() -> String {
-    admin::openapi().to_pretty_json().unwrap_or_default()
-}
-
 fn with_middleware(router: Router, metrics: Metrics) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router

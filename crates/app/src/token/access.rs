@@ -9,6 +9,7 @@ use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 
 use crate::cache::ClientEntry;
+use crate::keys::JwsError;
 use crate::{App, TokenError};
 
 /// A token that is active right now, with the client it was issued to.
@@ -84,12 +85,21 @@ impl App {
         if let Some(cached) = self.0.token_cache.get(token, now) {
             return Ok(Some(cached));
         }
-        let Ok(verified) = self
+        let mut verified = self
             .0
             .keys
             .current()
-            .verify::<AccessTokenClaims>(token, ACCESS_TOKEN_TYP)
-        else {
+            .verify::<AccessTokenClaims>(token, ACCESS_TOKEN_TYP);
+        if matches!(verified, Err(JwsError::UnknownKey))
+            && self.reload_signing_keys_for_unknown_kid().await
+        {
+            verified = self
+                .0
+                .keys
+                .current()
+                .verify::<AccessTokenClaims>(token, ACCESS_TOKEN_TYP);
+        }
+        let Ok(verified) = verified else {
             return Ok(None);
         };
         let revoked = self

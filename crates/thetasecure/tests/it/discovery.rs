@@ -99,3 +99,18 @@ async fn openapi_document_covers_the_admin_api() {
             .is_some()
     );
 }
+
+both_engines! {
+    async fn a_key_rotated_elsewhere_is_picked_up_without_restart(server: TestServer) {
+        let place = server.place.clone();
+        let (ok, stdout, stderr) = cli(&place, &["keys", "rotate"]);
+        assert!(ok, "{stdout}{stderr}");
+        // A second instance on the same store starts with the new key and signs with it.
+        let second = TestServer::start_on(place, true).await;
+        let token = second.admin_token().await;
+        // The first instance has not loaded that key yet; meeting its kid makes it reload.
+        assert_eq!(server.introspect(("ts_admin_client", ADMIN_SECRET), &token).await["active"], true);
+        let jwks: Value = server.http.get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    }
+}

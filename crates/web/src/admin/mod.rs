@@ -49,10 +49,6 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(audit::list))
 }
 
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
-}
-
 pub fn routes() -> Router<App> {
     let (router, document) = api().split_for_parts();
     router.route(
