@@ -27,7 +27,7 @@ both_engines! {
         let metadata: Value = server.http.get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
         assert!(metadata["scopes_supported"].as_array().unwrap().iter().any(|s| s == "reports.read"));
 
-        let jwks: Value = server.http.get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        let jwks = server.jwks().await;
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0]["kty"], "EC");
@@ -46,7 +46,7 @@ both_engines! {
         let (ok, stdout, stderr) = cli(&place, &["keys", "rotate"]);
         assert!(ok, "{stdout}{stderr}");
         let server = TestServer::start_on(place, true).await;
-        let jwks: Value = server.http.get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        let jwks = server.jwks().await;
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
         // The old token still verifies; new ones use the new key.
         assert_eq!(server.introspect(("ts_admin_client", ADMIN_SECRET), &old).await["active"], true);
@@ -110,7 +110,7 @@ both_engines! {
         let token = second.admin_token().await;
         // The first instance has not loaded that key yet; meeting its kid makes it reload.
         assert_eq!(server.introspect(("ts_admin_client", ADMIN_SECRET), &token).await["active"], true);
-        let jwks: Value = server.http.get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        let jwks = server.jwks().await;
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     }
 }

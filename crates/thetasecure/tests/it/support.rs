@@ -246,6 +246,17 @@ impl TestServer {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    pub async fn jwks(&self) -> Value {
+        let response = self
+            .http
+            .get(self.url("/oauth2/jwks"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     pub async fn admin_token(&self) -> String {
         self.token("ts_admin_client", ADMIN_SECRET).await
     }

@@ -13,15 +13,7 @@ const ISSUER: &str = "http://127.0.0.1:8080";
 /// Verifies `token` against the server's JWKS with jsonwebtoken, a JOSE library
 /// independent of our signing code.
 async fn verify(server: &TestServer, token: &str, alg: Algorithm) -> Value {
-    let jwks: JwkSet = server
-        .http
-        .get(server.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = serde_json::from_value(server.jwks().await).unwrap();
     let header = decode_header(token).unwrap();
     assert_eq!(header.alg, alg);
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
@@ -192,15 +184,7 @@ async fn signs_with(alg_setting: &str, alg: Algorithm) {
     let token = server.admin_token().await;
     let claims = verify(&server, &token, alg).await;
     assert_eq!(claims["client_id"], "ts_admin_client");
-    let jwks: Value = server
-        .http
-        .get(server.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = server.jwks().await;
     assert_eq!(jwks["keys"][0]["alg"], alg_setting);
 }
 

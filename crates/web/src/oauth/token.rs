@@ -5,7 +5,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use std::net::SocketAddr;
-use thetasecure_app::App;
+use thetasecure_app::{App, ClientCredentials};
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::{ErrorCode, OAuthError};
 
@@ -45,10 +45,7 @@ pub async fn introspect(
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic) = form.client_credentials(&headers, peer.ip())?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (credentials, basic, token) = caller_and_token(&form, &headers, peer)?;
     let answer = app
         .introspect(&credentials, token)
         .await
@@ -62,12 +59,23 @@ pub async fn revoke(
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic) = form.client_credentials(&headers, peer.ip())?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (credentials, basic, token) = caller_and_token(&form, &headers, peer)?;
     app.revoke_token(&credentials, token)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     Ok(no_store(()))
+}
+
+/// The caller's credentials (and whether Basic carried them) and the `token` parameter,
+/// as introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1) both take them.
+fn caller_and_token<'f>(
+    form: &'f OAuthForm,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(ClientCredentials, bool, &'f str), ApiError> {
+    let (credentials, basic) = form.client_credentials(headers, peer.ip())?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    Ok((credentials, basic, token))
 }
