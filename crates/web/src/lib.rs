@@ -70,10 +70,10 @@ fn with_middleware(router: Router, metrics: Metrics) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()));
-    // Per-request spans only when debug logging asks for them: with the timeout layer
-    // that stood here, they cost a third of the token endpoint's rate in A/B runs of
-    // bench/run (docs/performance.md). Store calls carry their own timeouts (pool
-    // acquire, busy timeout), which answer 503 rather than hang.
+    // Per-request spans only when debug logging asks for them: without them and the
+    // timeout layer that stood here, the token and introspection paths came out ahead in
+    // every pair of A/B runs of bench/run (docs/performance.md). Store calls carry their
+    // own timeouts (pool acquire, busy timeout), which answer 503 rather than hang.
     let router = if tracing::enabled!(target: "thetasecure_web", tracing::Level::DEBUG) {
         router.layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
     } else {
