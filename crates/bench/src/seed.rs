@@ -74,6 +74,32 @@ fn seed_client(seed: u64, now_ms: i64, i: u32) -> SeedClient {
     }
 }
 
+/// Binds one batch of seeded clients, in `COLUMNS` order; a macro because the two
+/// engines' query builders are different types.
+macro_rules! push_client_rows {
+    ($query:expr, $batch:expr) => {
+        $query.push_values(&$batch, |mut row, c| {
+            row.push_bind(c.client_id.as_str())
+                .push_bind(CLIENT_TYPE)
+                .push_bind(c.client_name.as_str())
+                .push_bind(None::<String>)
+                .push_bind(REDIRECT_URIS)
+                .push_bind(GRANT_TYPES)
+                .push_bind(RESPONSE_TYPES)
+                .push_bind(SCOPE)
+                .push_bind(AUTH_METHOD)
+                .push_bind(false)
+                .push_bind(None::<i64>)
+                .push_bind(STATUS)
+                .push_bind(false)
+                .push_bind(c.created_at)
+                .push_bind(c.created_at)
+                .push_bind(None::<i64>)
+                .push_bind(c.search_text.as_str());
+        })
+    };
+}
+
 pub(crate) async fn run(database_url: &str, count: u32) -> anyhow::Result<()> {
     let store = Store::open(database_url).await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
@@ -89,25 +115,7 @@ pub(crate) async fn run(database_url: &str, count: u32) -> anyhow::Result<()> {
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             for batch in batches {
                 let mut query = QueryBuilder::<Sqlite>::new(COLUMNS);
-                query.push_values(&batch, |mut row, c| {
-                    row.push_bind(c.client_id.as_str())
-                        .push_bind(CLIENT_TYPE)
-                        .push_bind(c.client_name.as_str())
-                        .push_bind(None::<String>)
-                        .push_bind(REDIRECT_URIS)
-                        .push_bind(GRANT_TYPES)
-                        .push_bind(RESPONSE_TYPES)
-                        .push_bind(SCOPE)
-                        .push_bind(AUTH_METHOD)
-                        .push_bind(false)
-                        .push_bind(None::<i64>)
-                        .push_bind(STATUS)
-                        .push_bind(false)
-                        .push_bind(c.created_at)
-                        .push_bind(c.created_at)
-                        .push_bind(None::<i64>)
-                        .push_bind(c.search_text.as_str());
-                });
+                push_client_rows!(query, batch);
                 query.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -117,25 +125,7 @@ pub(crate) async fn run(database_url: &str, count: u32) -> anyhow::Result<()> {
             let mut tx = pool.begin().await?;
             for batch in batches {
                 let mut query = QueryBuilder::<Postgres>::new(COLUMNS);
-                query.push_values(&batch, |mut row, c| {
-                    row.push_bind(c.client_id.as_str())
-                        .push_bind(CLIENT_TYPE)
-                        .push_bind(c.client_name.as_str())
-                        .push_bind(None::<String>)
-                        .push_bind(REDIRECT_URIS)
-                        .push_bind(GRANT_TYPES)
-                        .push_bind(RESPONSE_TYPES)
-                        .push_bind(SCOPE)
-                        .push_bind(AUTH_METHOD)
-                        .push_bind(false)
-                        .push_bind(None::<i64>)
-                        .push_bind(STATUS)
-                        .push_bind(false)
-                        .push_bind(c.created_at)
-                        .push_bind(c.created_at)
-                        .push_bind(None::<i64>)
-                        .push_bind(c.search_text.as_str());
-                });
+                push_client_rows!(query, batch);
                 query.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -140,6 +140,21 @@ async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit().await.map_err(error)
 }
 
+/// Ends a transaction whose statement changed `changed` rows of one object: none means
+/// the object is absent (and nothing is written); otherwise the audit entry joins the
+/// change and the transaction commits.
+async fn finish_audited_change(
+    mut tx: Tx,
+    changed: u64,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    insert_audit(&mut tx, audit).await?;
+    commit(tx).await
+}
+
 async fn insert_audit(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
@@ -303,11 +318,7 @@ pub(crate) async fn update_client(
     .execute(&mut *tx)
     .await
     .map_err(error)?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    insert_audit(&mut tx, audit).await?;
-    commit(tx).await
+    finish_audited_change(tx, done.rows_affected(), audit).await
 }
 
 pub(crate) async fn delete_client(
@@ -321,11 +332,7 @@ pub(crate) async fn delete_client(
         .execute(&mut *tx)
         .await
         .map_err(error)?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    insert_audit(&mut tx, audit).await?;
-    commit(tx).await
+    finish_audited_change(tx, done.rows_affected(), audit).await
 }
 
 pub(crate) async fn revoke_client_tokens(
@@ -341,11 +348,7 @@ pub(crate) async fn revoke_client_tokens(
         .execute(&mut *tx)
         .await
         .map_err(error)?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    insert_audit(&mut tx, audit).await?;
-    commit(tx).await
+    finish_audited_change(tx, done.rows_affected(), audit).await
 }
 
 pub(crate) async fn count_clients(pool: &SqlitePool) -> Result<u64, StoreError> {
