@@ -16,6 +16,9 @@ const LAST_USED_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How soon a key rotated elsewhere (another instance, the CLI) signs here and is published.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+/// How often buffered latency samples are folded into their histograms, bounding the
+/// memory they take between scrapes.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 pub async fn serve(config: Config) -> Result<()> {
     let app = open_app(&config).await?;
@@ -35,14 +38,14 @@ pub async fn serve(config: Config) -> Result<()> {
         stop_rx.clone(),
     )));
     if let Some(listener) = admin_listener {
-        let router = thetasecure_web::admin_router(app.clone(), metrics);
+        let router = thetasecure_web::admin_router(app.clone(), metrics.clone());
         servers.push(tokio::spawn(run_listener(
             listener,
             router,
             stop_rx.clone(),
         )));
     }
-    let maintenance = tokio::spawn(maintenance(app.clone(), stop_rx));
+    let maintenance = tokio::spawn(maintenance(app.clone(), metrics, stop_rx));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
@@ -81,8 +84,9 @@ async fn run_listener(listener: TcpListener, router: HttpRouter, mut stop: watch
 }
 
 /// Periodic work: write coalesced secret use times, pick up keys rotated elsewhere, purge
-/// expired revocation records.
-async fn maintenance(app: App, mut stop: watch::Receiver<bool>) {
+/// expired revocation records, fold latency samples into their histograms.
+async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>) {
+    let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
     let mut flush = tokio::time::interval(LAST_USED_FLUSH_INTERVAL);
     let mut purge = tokio::time::interval(PURGE_INTERVAL);
     // The keys were just loaded at start: the first reload is one interval away.
@@ -93,6 +97,7 @@ async fn maintenance(app: App, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
+            _ = upkeep.tick() => metrics.run_upkeep(),
             _ = flush.tick() => {
                 if let Err(error) = app.flush_last_used().await {
                     tracing::warn!(%error, "could not record secret use times");

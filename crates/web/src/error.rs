@@ -1,8 +1,6 @@
 //! The one mapping from errors to HTTP: status codes, `WWW-Authenticate`, `Retry-After`
 //! and `Cache-Control: no-store`, with an RFC 6749 §5.2 JSON body.
 
-use std::any::Any;
-
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +25,8 @@ pub struct ApiError {
     challenge: Option<String>,
     /// Set when throttled: 429 with this `Retry-After`, whatever the error code.
     throttled_for: Option<u64>,
+    /// A status the error code alone does not say (413 for an oversized body).
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -39,9 +39,23 @@ impl ApiError {
         self
     }
 
-    fn status(&self) -> StatusCode {
+    /// The request body is larger than the server accepts (RFC 9110 §15.5.14).
+    pub fn body_too_large(limit: usize) -> Self {
+        Self {
+            status: Some(StatusCode::PAYLOAD_TOO_LARGE),
+            ..Self::new(
+                ErrorCode::InvalidRequest,
+                format!("the request body exceeds {limit} bytes"),
+            )
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
         if self.throttled_for.is_some() {
             return StatusCode::TOO_MANY_REQUESTS;
+        }
+        if let Some(status) = self.status {
+            return status;
         }
         match self.error.code {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
@@ -101,6 +115,7 @@ impl From<OAuthError> for ApiError {
             error,
             challenge: None,
             throttled_for: None,
+            status: None,
         }
     }
 }
@@ -140,9 +155,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// A panic in a handler becomes a plain 500 JSON error, never a dropped connection.
-pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
-    ApiError::internal("handler panicked").into_response()
 }

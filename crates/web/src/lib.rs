@@ -7,96 +7,175 @@ mod extract;
 mod oauth;
 mod ops;
 
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
 use axum::Router;
-use axum::http::{HeaderName, header};
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use thetasecure_app::App;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower::Service;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use ops::Metrics;
 
-/// Bodies larger than this are refused before any handler runs (SECURITY D4).
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Bodies larger than this are refused before they are read whole (SECURITY D4).
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP surface. With `admin_separate`, the admin API and `/metrics` are left
 /// out; serve them with [`admin_router`] on their own listener.
-pub fn router(app: App, metrics: Metrics, admin_separate: bool) -> Router {
+pub fn router(app: App, metrics: Metrics, admin_separate: bool) -> HttpService {
     let mut routes = oauth::routes().merge(ops::public_routes());
     if !admin_separate {
-        routes = routes.merge(admin::routes()).merge(ops::admin_routes());
+        routes = routes
+            .merge(admin::routes())
+            .merge(ops::admin_routes(metrics));
     }
-    with_middleware(routes.with_state(app), metrics)
+    HttpService::new(routes.with_state(app))
 }
 
 /// The admin API and `/metrics`, for `--admin-listen`.
-pub fn admin_router(app: App, metrics: Metrics) -> Router {
-    with_middleware(
-        admin::routes().merge(ops::admin_routes()).with_state(app),
-        metrics,
+pub fn admin_router(app: App, metrics: Metrics) -> HttpService {
+    HttpService::new(
+        admin::routes()
+            .merge(ops::admin_routes(metrics))
+            .with_state(app),
     )
 }
 
 /// The router type the binary passes back to [`serve`].
-pub type HttpRouter = Router;
+pub type HttpRouter = HttpService;
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight
+/// Serves `service` on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    router: Router,
+    service: HttpService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::ServiceExt as _;
     // The peer address feeds the brute-force throttle of client authentication.
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = service.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-fn with_middleware(router: Router, metrics: Metrics) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let router = router
-        .layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
-            ops::track_requests,
-        ))
-        .layer(axum::Extension(metrics))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()));
-    // Per-request spans only when debug logging asks for them: without them and the
-    // timeout layer that stood here, the token and introspection paths came out ahead in
-    // every pair of A/B runs of bench/run (docs/performance.md). Store calls carry their
-    // own timeouts (pool acquire, busy timeout), which answer 503 rather than hang.
-    let router = if tracing::enabled!(target: "thetasecure_web", tracing::Level::DEBUG) {
-        router.layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
-    } else {
-        router
-    };
-    router
-        .layer(SetRequestIdLayer::new(
+/// The router with what every request gets, whatever its route: a request id (kept when
+/// the caller sent one, echoed in the response) and a panic guard that answers 500.
+///
+/// One service of a static type around the router rather than `Router::layer`s: axum
+/// boxes each layer per route, and boxing and cloning those on every request cost more
+/// than the token and introspection handlers themselves (docs/performance.md).
+#[derive(Clone)]
+pub struct HttpService {
+    router: Router,
+    request_ids: SequentialRequestId,
+}
+
+impl HttpService {
+    fn new(router: Router) -> Self {
+        let router = router.layer(ops::TrackRequestsLayer::new());
+        // Per-request spans only when debug logging asks for them: without them and the
+        // timeout layer that stood here, the token and introspection paths came out ahead
+        // in every pair of A/B runs of bench/run (docs/performance.md). Store calls carry
+        // their own timeouts (pool acquire, busy timeout), which answer 503 rather than hang.
+        let router = if tracing::enabled!(target: "thetasecure_web", tracing::Level::DEBUG) {
+            router
+                .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+                // Credentials must never reach a log line, whatever a span formatter prints.
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+        } else {
+            router
+        };
+        Self {
+            router,
+            request_ids: SequentialRequestId::new(),
+        }
+    }
+}
+
+impl Service<Request> for HttpService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = HttpResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let request_id = match request.headers().get(&REQUEST_ID) {
+            Some(sent) => Some(sent.clone()),
+            None => {
+                let id = self.request_ids.next();
+                if let Some(id) = &id {
+                    request.headers_mut().insert(REQUEST_ID, id.clone());
+                }
+                id
+            }
+        };
+        HttpResponseFuture {
             request_id,
-            SequentialRequestId::new(),
-        ))
-        // Credentials must never reach a log line, whatever a span formatter prints.
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
+            inner: self.router.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct HttpResponseFuture {
+        request_id: Option<HeaderValue>,
+        #[pin]
+        inner: RouteFuture<Infallible>,
+    }
+}
+
+impl Future for HttpResponseFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        let mut response = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Ok(response))) => response,
+            Ok(Poll::Ready(Err(never))) => match never {},
+            Err(panic) => panic_response(panic),
+        };
+        if let Some(id) = this.request_id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// A panic in a handler becomes a plain 500 JSON error, never a dropped connection.
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    use axum::response::IntoResponse as _;
+    ApiError::internal("handler panicked").into_response()
 }
 
 /// Request ids unique to this process run: a random prefix chosen at start and a counter.
 /// A UUID per request would cost a `getrandom` system call on the hot path.
 #[derive(Clone)]
 struct SequentialRequestId {
-    prefix: std::sync::Arc<str>,
-    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    prefix: Arc<str>,
+    counter: Arc<AtomicU64>,
 }
 
 impl SequentialRequestId {
@@ -110,15 +189,9 @@ impl SequentialRequestId {
             counter: Default::default(),
         }
     }
-}
 
-impl MakeRequestId for SequentialRequestId {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self
-            .counter
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        axum::http::HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+    fn next(&self) -> Option<HeaderValue> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).ok()
     }
 }

@@ -19,6 +19,31 @@ both_engines! {
         assert!(metrics.contains("thetasecure_http_request_duration_seconds_bucket"));
     }
 
+    async fn request_ids_and_oversized_bodies(server: TestServer) {
+        let health = server.http.get(server.url("/healthz")).send().await.unwrap();
+        let first = health.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let health = server.http.get(server.url("/healthz")).send().await.unwrap();
+        assert_ne!(health.headers()["x-request-id"].to_str().unwrap(), first, "each request gets its own id");
+        let echoed = server.http.get(server.url("/healthz")).header("x-request-id", "caller-chosen-7").send().await.unwrap();
+        assert_eq!(echoed.headers()["x-request-id"], "caller-chosen-7");
+
+        let oversized = format!("grant_type=client_credentials&scope={}", "a".repeat(64 * 1024));
+        let response = server
+            .http
+            .post(server.url("/oauth2/token"))
+            .basic_auth("ts_admin_client", Some(ADMIN_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(oversized)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(response.headers().contains_key("x-request-id"));
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        assert!(body["error_description"].as_str().unwrap().contains("65536 bytes"), "{body}");
+    }
+
     async fn logs_never_carry_secrets_or_tokens(server: TestServer) {
         let (id, secret) = server.machine_client("Logged", "directory.read").await;
         let token = server.token(&id, &secret).await;
