@@ -17,15 +17,18 @@ pub const FRESHNESS: Duration = Duration::from_secs(1);
 
 /// A bounded map whose entries expire after `FRESHNESS`. When full it is cleared whole:
 /// simpler than LRU, and a refill costs one store read per live key.
+///
+/// Keyed with foldhash: SipHash over a 400-byte token cost more than the rest of the
+/// lookup. The seed is random per process, so keys cannot be chosen to collide.
 struct FreshMap<K, V> {
-    entries: RwLock<HashMap<K, (Instant, V)>>,
+    entries: RwLock<HashMap<K, (Instant, V), foldhash::quality::RandomState>>,
     capacity: usize,
 }
 
 impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
     fn new(capacity: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
             capacity,
         }
     }
@@ -89,23 +92,31 @@ impl ClientCache {
     }
 }
 
+/// A token whose signature verified: its claims, and the same claims as JSON, serialized
+/// once here rather than on every introspection of the token.
+#[derive(Debug)]
+pub struct VerifiedClaims {
+    pub claims: AccessTokenClaims,
+    pub json: Box<str>,
+}
+
 /// Tokens whose signature already verified, with whether their `jti` was revoked when
 /// last checked; spares introspection and the admin API the signature check.
-pub(crate) struct TokenCache(FreshMap<Box<str>, (Arc<AccessTokenClaims>, bool)>);
+pub(crate) struct TokenCache(FreshMap<Box<str>, (Arc<VerifiedClaims>, bool)>);
 
 impl TokenCache {
     pub(crate) fn new() -> Self {
         Self(FreshMap::new(16_384))
     }
 
-    pub(crate) fn get(&self, token: &str, now: Instant) -> Option<(Arc<AccessTokenClaims>, bool)> {
+    pub(crate) fn get(&self, token: &str, now: Instant) -> Option<(Arc<VerifiedClaims>, bool)> {
         self.0.get(token, now)
     }
 
     pub(crate) fn insert(
         &self,
         token: &str,
-        claims: Arc<AccessTokenClaims>,
+        claims: Arc<VerifiedClaims>,
         revoked: bool,
         loaded: Instant,
     ) {

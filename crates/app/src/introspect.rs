@@ -4,26 +4,32 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-use thetasecure_core::token::AccessTokenClaims;
-
+use crate::cache::VerifiedClaims;
 use crate::{App, ClientCredentials, TokenError};
 
 const PRIVILEGED_SCOPES: &[&str] = &["admin", "introspect"];
 
-/// The introspection response: `active: false` alone, or every claim of an active token.
-#[derive(Debug, Serialize)]
-pub struct Introspection {
-    pub active: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub token: Option<ActiveTokenInfo>,
+/// The introspection answer: inactive, with no reason given, or every claim of an
+/// active token.
+#[derive(Debug)]
+pub enum Introspection {
+    Inactive,
+    Active(Arc<VerifiedClaims>),
 }
 
-#[derive(Debug, Serialize)]
-pub struct ActiveTokenInfo {
-    pub token_type: &'static str,
-    #[serde(flatten)]
-    pub claims: Arc<AccessTokenClaims>,
+impl Introspection {
+    /// The RFC 7662 §2.2 response body. An active token's claims were serialized once,
+    /// when its signature was verified; they are spliced in here, not serialized again.
+    pub fn to_json(&self) -> String {
+        match self {
+            Introspection::Inactive => r#"{"active":false}"#.to_owned(),
+            Introspection::Active(verified) => {
+                let members = verified.json.strip_prefix('{').unwrap_or("}");
+                let separator = if members == "}" { "" } else { "," };
+                format!(r#"{{"active":true,"token_type":"Bearer"{separator}{members}"#)
+            }
+        }
+    }
 }
 
 impl App {
@@ -34,25 +40,48 @@ impl App {
     ) -> Result<Introspection, TokenError> {
         let caller = self.authenticate_client(caller).await?;
         let caller = &caller.client;
-        let inactive = Introspection {
-            active: false,
-            token: None,
-        };
         let Some(active) = self.active_access_token(token).await? else {
-            return Ok(inactive);
+            return Ok(Introspection::Inactive);
         };
         let privileged = PRIVILEGED_SCOPES
             .iter()
             .any(|scope| caller.metadata.scope.contains(scope));
         if !privileged && active.client.client.client_id != caller.client_id {
-            return Ok(inactive);
+            return Ok(Introspection::Inactive);
         }
-        Ok(Introspection {
-            active: true,
-            token: Some(ActiveTokenInfo {
-                token_type: "Bearer",
-                claims: active.claims,
-            }),
-        })
+        Ok(Introspection::Active(active.verified))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use thetasecure_core::token::AccessTokenClaims;
+
+    #[test]
+    fn the_response_carries_every_claim_with_active_and_token_type() {
+        let claims = AccessTokenClaims {
+            iss: "https://id.example".into(),
+            sub: "ts_x".into(),
+            aud: "https://id.example".into(),
+            exp: 2,
+            iat: 1,
+            jti: "j\"q".into(),
+            client_id: "ts_x".into(),
+            scope: "a b".into(),
+        };
+        let json = serde_json::to_string(&claims).unwrap().into();
+        let active = Introspection::Active(Arc::new(VerifiedClaims {
+            claims: claims.clone(),
+            json,
+        }));
+        let mut expected = serde_json::to_value(&claims).unwrap();
+        expected["active"] = json!(true);
+        expected["token_type"] = json!("Bearer");
+        let body: Value = serde_json::from_str(&active.to_json()).unwrap();
+        assert_eq!(body, expected);
+        let inactive: Value = serde_json::from_str(&Introspection::Inactive.to_json()).unwrap();
+        assert_eq!(inactive, json!({"active": false}));
     }
 }

@@ -23,9 +23,9 @@ impl App {
             return Ok(());
         }
         let revoked = RevokedAccessToken {
-            jti: active.claims.jti.clone(),
+            jti: active.claims().jti.clone(),
             client_id: caller.client_id.clone(),
-            expires_at: Timestamp::from_unix_seconds(active.claims.exp),
+            expires_at: Timestamp::from_unix_seconds(active.claims().exp),
         };
         self.store().tokens().revoke_access_token(&revoked).await?;
         self.forget_token(token);

@@ -8,15 +8,21 @@ use thetasecure_core::Timestamp;
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 
-use crate::cache::ClientEntry;
+use crate::cache::{ClientEntry, VerifiedClaims};
 use crate::keys::JwsError;
 use crate::{App, TokenError};
 
 /// A token that is active right now, with the client it was issued to.
 #[derive(Debug, Clone)]
 pub struct ActiveToken {
-    pub claims: Arc<AccessTokenClaims>,
+    pub verified: Arc<VerifiedClaims>,
     pub client: Arc<ClientEntry>,
+}
+
+impl ActiveToken {
+    pub fn claims(&self) -> &AccessTokenClaims {
+        &self.verified.claims
+    }
 }
 
 /// A uuid v7 whose timestamp is the issuing instant by our `Clock`, so revocation
@@ -45,9 +51,10 @@ impl App {
         &self,
         token: &str,
     ) -> Result<Option<ActiveToken>, TokenError> {
-        let Some((claims, revoked)) = self.verified_claims(token).await? else {
+        let Some((verified, revoked)) = self.verified_claims(token).await? else {
             return Ok(None);
         };
+        let claims = &verified.claims;
         let now = self.clock().now();
         if revoked || claims.iss != self.issuer() || claims.exp <= now.unix_seconds() {
             return Ok(None);
@@ -70,7 +77,7 @@ impl App {
             return Ok(None);
         }
         Ok(Some(ActiveToken {
-            claims,
+            verified,
             client: entry,
         }))
     }
@@ -80,7 +87,7 @@ impl App {
     async fn verified_claims(
         &self,
         token: &str,
-    ) -> Result<Option<(Arc<AccessTokenClaims>, bool)>, TokenError> {
+    ) -> Result<Option<(Arc<VerifiedClaims>, bool)>, TokenError> {
         let now = std::time::Instant::now();
         if let Some(cached) = self.0.token_cache.get(token, now) {
             return Ok(Some(cached));
@@ -107,11 +114,16 @@ impl App {
             .tokens()
             .is_access_token_revoked(&verified.claims.jti)
             .await?;
-        let claims = Arc::new(verified.claims);
+        let json = serde_json::to_string(&verified.claims)
+            .map_err(|e| TokenError::Internal(format!("serializing claims: {e}")))?;
+        let verified = Arc::new(VerifiedClaims {
+            claims: verified.claims,
+            json: json.into(),
+        });
         self.0
             .token_cache
-            .insert(token, claims.clone(), revoked, now);
-        Ok(Some((claims, revoked)))
+            .insert(token, verified.clone(), revoked, now);
+        Ok(Some((verified, revoked)))
     }
 
     /// After this instance revoked a token: stop trusting its cached state.

@@ -49,7 +49,7 @@ impl FromRequestParts<App> for AdminPrincipal {
                 .with_challenge("Bearer realm=\"thetasecure\", error=\"invalid_token\"")
             })?;
         if !active
-            .claims
+            .claims()
             .scope
             .split(' ')
             .any(|scope| scope == ADMIN_SCOPE)
@@ -63,7 +63,7 @@ impl FromRequestParts<App> for AdminPrincipal {
             ));
         }
         Ok(AdminPrincipal {
-            actor: Actor::client(&active.claims.client_id),
+            actor: Actor::client(&active.claims().client_id),
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use std::net::SocketAddr;
 use thetasecure_app::{App, ClientCredentials};
@@ -50,7 +50,11 @@ pub async fn introspect(
         .introspect(&credentials, token)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
-    Ok(no_store(Json(answer)))
+    let json = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
+    Ok(no_store((json, answer.to_json())))
 }
 
 pub async fn revoke(
