@@ -1,9 +1,15 @@
 //! In-memory caches for the hot paths. Every entry lives at most `FRESHNESS`, so a change
 //! made through another instance sharing the database is enforced here within a second
 //! (SPEC 1); changes made through this instance invalidate their entry at once.
+//!
+//! An entry past half its freshness is reloaded in the background by the first request
+//! that sees it, while requests keep getting the still-fresh value: without that, every
+//! in-flight request missed at the same instant once a second and waited for the store
+//! together, which made the latency tails on PostgreSQL (p99 29 ms at 64 connections).
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,13 +21,37 @@ use thetasecure_store::SecretRecord;
 /// How long a cached answer may be trusted without asking the store again.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
 
+/// From this age on, an entry is reloaded in the background while it is still served.
+pub const REFRESH_AFTER: Duration = Duration::from_millis(500);
+
+/// What the cache holds for a key.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Cached<V> {
+    Fresh(V),
+    /// Fresh, but due for a reload, and the caller is the one to start it.
+    RefreshDue(V),
+    Missing,
+}
+
+/// Which removals a load started after: a load that raced a removal must not put back
+/// what the removal took out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Generation(u64);
+
+struct Entry<V> {
+    loaded: Instant,
+    value: V,
+    refreshing: AtomicBool,
+}
+
 /// A bounded map whose entries expire after `FRESHNESS`. When full it is cleared whole:
 /// simpler than LRU, and a refill costs one store read per live key.
 ///
 /// Keyed with foldhash: SipHash over a 400-byte token cost more than the rest of the
 /// lookup. The seed is random per process, so keys cannot be chosen to collide.
 struct FreshMap<K, V> {
-    entries: RwLock<HashMap<K, (Instant, V), foldhash::quality::RandomState>>,
+    entries: RwLock<HashMap<K, Entry<V>, foldhash::quality::RandomState>>,
+    removals: AtomicU64,
     capacity: usize,
 }
 
@@ -29,26 +59,55 @@ impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
     fn new(capacity: usize) -> Self {
         Self {
             entries: RwLock::new(HashMap::default()),
+            removals: AtomicU64::new(0),
             capacity,
         }
     }
 
-    fn get<Q>(&self, key: &Q, now: Instant) -> Option<V>
+    fn get<Q>(&self, key: &Q, now: Instant) -> Cached<V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        let entries = self.entries.read().ok()?;
-        let (loaded, value) = entries.get(key)?;
-        (now.duration_since(*loaded) < FRESHNESS).then(|| value.clone())
+        let Ok(entries) = self.entries.read() else {
+            return Cached::Missing;
+        };
+        let Some(entry) = entries.get(key) else {
+            return Cached::Missing;
+        };
+        let age = now.saturating_duration_since(entry.loaded);
+        if age >= FRESHNESS {
+            Cached::Missing
+        } else if age >= REFRESH_AFTER && !entry.refreshing.swap(true, Ordering::Relaxed) {
+            Cached::RefreshDue(entry.value.clone())
+        } else {
+            Cached::Fresh(entry.value.clone())
+        }
     }
 
-    fn insert(&self, key: K, value: V, loaded: Instant) {
+    /// To be taken before loading what will be inserted.
+    fn generation(&self) -> Generation {
+        Generation(self.removals.load(Ordering::Acquire))
+    }
+
+    /// Inserts what was loaded at `loaded`, unless something was removed since the load
+    /// started (`since`): the loaded value may predate that change.
+    fn insert(&self, key: K, value: V, loaded: Instant, since: Generation) {
         if let Ok(mut entries) = self.entries.write() {
+            if self.removals.load(Ordering::Acquire) != since.0 {
+                return;
+            }
             if entries.len() >= self.capacity {
                 entries.clear();
             }
-            entries.insert(key, (loaded, value));
+            entries.insert(
+                key,
+                Entry {
+                    loaded,
+                    value,
+                    refreshing: AtomicBool::new(false),
+                },
+            );
         }
     }
 
@@ -58,6 +117,7 @@ impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
         Q: Eq + Hash + ?Sized,
     {
         if let Ok(mut entries) = self.entries.write() {
+            self.removals.fetch_add(1, Ordering::AcqRel);
             entries.remove(key);
         }
     }
@@ -79,12 +139,22 @@ impl ClientCache {
         Self(FreshMap::new(100_000))
     }
 
-    pub(crate) fn get(&self, id: &ClientId, now: Instant) -> Option<Option<Arc<ClientEntry>>> {
+    pub(crate) fn get(&self, id: &ClientId, now: Instant) -> Cached<Option<Arc<ClientEntry>>> {
         self.0.get(id, now)
     }
 
-    pub(crate) fn insert(&self, id: ClientId, entry: Option<Arc<ClientEntry>>, loaded: Instant) {
-        self.0.insert(id, entry, loaded);
+    pub(crate) fn generation(&self) -> Generation {
+        self.0.generation()
+    }
+
+    pub(crate) fn insert(
+        &self,
+        id: ClientId,
+        entry: Option<Arc<ClientEntry>>,
+        loaded: Instant,
+        since: Generation,
+    ) {
+        self.0.insert(id, entry, loaded, since);
     }
 
     pub(crate) fn invalidate(&self, id: &ClientId) {
@@ -109,8 +179,12 @@ impl TokenCache {
         Self(FreshMap::new(16_384))
     }
 
-    pub(crate) fn get(&self, token: &str, now: Instant) -> Option<(Arc<VerifiedClaims>, bool)> {
+    pub(crate) fn get(&self, token: &str, now: Instant) -> Cached<(Arc<VerifiedClaims>, bool)> {
         self.0.get(token, now)
+    }
+
+    pub(crate) fn generation(&self) -> Generation {
+        self.0.generation()
     }
 
     pub(crate) fn insert(
@@ -119,8 +193,10 @@ impl TokenCache {
         claims: Arc<VerifiedClaims>,
         revoked: bool,
         loaded: Instant,
+        since: Generation,
     ) {
-        self.0.insert(token.into(), (claims, revoked), loaded);
+        self.0
+            .insert(token.into(), (claims, revoked), loaded, since);
     }
 
     pub(crate) fn forget(&self, token: &str) {
@@ -136,14 +212,44 @@ mod tests {
     fn entries_expire_and_capacity_clears() {
         let map: FreshMap<String, u32> = FreshMap::new(2);
         let t0 = Instant::now();
-        map.insert("a".into(), 1, t0);
-        assert_eq!(map.get("a", t0), Some(1));
-        assert_eq!(map.get("a", t0 + FRESHNESS), None);
-        map.insert("b".into(), 2, t0);
-        map.insert("c".into(), 3, t0);
-        assert_eq!(map.get("a", t0), None, "cleared when full");
-        assert_eq!(map.get("c", t0), Some(3));
+        map.insert("a".into(), 1, t0, map.generation());
+        assert_eq!(map.get("a", t0), Cached::Fresh(1));
+        assert_eq!(map.get("a", t0 + FRESHNESS), Cached::Missing);
+        map.insert("b".into(), 2, t0, map.generation());
+        map.insert("c".into(), 3, t0, map.generation());
+        assert_eq!(map.get("a", t0), Cached::Missing, "cleared when full");
+        assert_eq!(map.get("c", t0), Cached::Fresh(3));
         map.remove("c");
-        assert_eq!(map.get("c", t0), None);
+        assert_eq!(map.get("c", t0), Cached::Missing);
+    }
+
+    #[test]
+    fn one_caller_is_asked_to_refresh_an_ageing_entry() {
+        let map: FreshMap<String, u32> = FreshMap::new(8);
+        let t0 = Instant::now();
+        map.insert("a".into(), 1, t0, map.generation());
+        let ageing = t0 + REFRESH_AFTER;
+        assert_eq!(map.get("a", ageing), Cached::RefreshDue(1));
+        assert_eq!(
+            map.get("a", ageing),
+            Cached::Fresh(1),
+            "only the first is asked"
+        );
+        // The reload lands: fresh again, and a later reload is asked for once more.
+        map.insert("a".into(), 2, ageing, map.generation());
+        assert_eq!(map.get("a", ageing), Cached::Fresh(2));
+        assert_eq!(map.get("a", ageing + REFRESH_AFTER), Cached::RefreshDue(2));
+    }
+
+    #[test]
+    fn a_load_that_raced_a_removal_is_not_inserted() {
+        let map: FreshMap<String, u32> = FreshMap::new(8);
+        let t0 = Instant::now();
+        let before_load = map.generation();
+        map.remove("a"); // a change lands while the load is in flight
+        map.insert("a".into(), 1, t0, before_load);
+        assert_eq!(map.get("a", t0), Cached::Missing);
+        map.insert("a".into(), 1, t0, map.generation());
+        assert_eq!(map.get("a", t0), Cached::Fresh(1));
     }
 }

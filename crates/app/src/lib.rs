@@ -35,7 +35,7 @@ pub mod records {
 }
 pub use server_key::ServerKey;
 
-use cache::{ClientCache, ClientEntry, TokenCache};
+use cache::{Cached, ClientCache, ClientEntry, TokenCache};
 use keys::{KeyError, Keys};
 use last_used::LastUsed;
 use throttle::AuthThrottle;
@@ -143,10 +143,28 @@ impl App {
         &self,
         id: &thetasecure_core::ids::ClientId,
     ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
-        let now = std::time::Instant::now();
-        if let Some(cached) = self.0.client_cache.get(id, now) {
-            return Ok(cached);
+        match self.0.client_cache.get(id, std::time::Instant::now()) {
+            Cached::Fresh(entry) => Ok(entry),
+            Cached::RefreshDue(entry) => {
+                let (app, id) = (self.clone(), id.clone());
+                tokio::spawn(async move {
+                    if let Err(error) = app.load_client_entry(&id).await {
+                        // The entry expires on time; the next request loads it or fails.
+                        tracing::warn!(%error, "could not refresh a cached client");
+                    }
+                });
+                Ok(entry)
+            }
+            Cached::Missing => self.load_client_entry(id).await,
         }
+    }
+
+    async fn load_client_entry(
+        &self,
+        id: &thetasecure_core::ids::ClientId,
+    ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
+        let cache = &self.0.client_cache;
+        let (loaded, generation) = (std::time::Instant::now(), cache.generation());
         let store = &self.0.store;
         let entry = match store.clients().get(id).await? {
             Some(client) => {
@@ -155,7 +173,7 @@ impl App {
             }
             None => None,
         };
-        self.0.client_cache.insert(id.clone(), entry.clone(), now);
+        cache.insert(id.clone(), entry.clone(), loaded, generation);
         Ok(entry)
     }
 

@@ -3,12 +3,13 @@
 //! and is active, and neither the token nor all of its client's tokens were revoked.
 
 use std::sync::Arc;
+use std::time::Instant;
 use thetasecure_core::Timestamp;
 
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 
-use crate::cache::{ClientEntry, VerifiedClaims};
+use crate::cache::{Cached, ClientEntry, Generation, VerifiedClaims};
 use crate::keys::JwsError;
 use crate::{App, TokenError};
 
@@ -83,15 +84,63 @@ impl App {
     }
 
     /// The claims of a token signed by one of our keys, and whether its `jti` is revoked;
-    /// both cached briefly, so repeated introspection skips the signature check.
+    /// both cached briefly, so repeated introspection skips the signature check. A
+    /// cached token's revocation state is re-read in the background as it ages.
     async fn verified_claims(
         &self,
         token: &str,
     ) -> Result<Option<(Arc<VerifiedClaims>, bool)>, TokenError> {
-        let now = std::time::Instant::now();
-        if let Some(cached) = self.0.token_cache.get(token, now) {
-            return Ok(Some(cached));
-        }
+        let cache = &self.0.token_cache;
+        let (now, generation) = (Instant::now(), cache.generation());
+        let verified = match cache.get(token, now) {
+            Cached::Fresh(cached) => return Ok(Some(cached)),
+            Cached::RefreshDue((verified, revoked)) => {
+                let (app, token, recheck) = (self.clone(), token.to_owned(), verified.clone());
+                tokio::spawn(async move {
+                    if let Err(error) = app.check_revocation(&token, recheck, now, generation).await
+                    {
+                        // The entry expires on time; the next request checks or fails.
+                        tracing::warn!(%error, "could not refresh a token's revocation state");
+                    }
+                });
+                return Ok(Some((verified, revoked)));
+            }
+            Cached::Missing => match self.verify_signature(token).await? {
+                Some(verified) => verified,
+                None => return Ok(None),
+            },
+        };
+        let revoked = self
+            .check_revocation(token, verified.clone(), now, generation)
+            .await?;
+        Ok(Some((verified, revoked)))
+    }
+
+    /// Reads whether the token's `jti` is revoked and caches the answer with its claims.
+    async fn check_revocation(
+        &self,
+        token: &str,
+        verified: Arc<VerifiedClaims>,
+        loaded: Instant,
+        generation: Generation,
+    ) -> Result<bool, TokenError> {
+        let revoked = self
+            .store()
+            .tokens()
+            .is_access_token_revoked(&verified.claims.jti)
+            .await?;
+        self.0
+            .token_cache
+            .insert(token, verified, revoked, loaded, generation);
+        Ok(revoked)
+    }
+
+    /// The claims of a token signed by one of our keys, reloading the keys once if it
+    /// names a key id we do not know (a key rotated through another instance).
+    async fn verify_signature(
+        &self,
+        token: &str,
+    ) -> Result<Option<Arc<VerifiedClaims>>, TokenError> {
         let mut verified = self
             .0
             .keys
@@ -109,21 +158,12 @@ impl App {
         let Ok(verified) = verified else {
             return Ok(None);
         };
-        let revoked = self
-            .store()
-            .tokens()
-            .is_access_token_revoked(&verified.claims.jti)
-            .await?;
         let json = serde_json::to_string(&verified.claims)
             .map_err(|e| TokenError::Internal(format!("serializing claims: {e}")))?;
-        let verified = Arc::new(VerifiedClaims {
+        Ok(Some(Arc::new(VerifiedClaims {
             claims: verified.claims,
             json: json.into(),
-        });
-        self.0
-            .token_cache
-            .insert(token, verified.clone(), revoked, now);
-        Ok(Some((verified, revoked)))
+        })))
     }
 
     /// After this instance revoked a token: stop trusting its cached state.

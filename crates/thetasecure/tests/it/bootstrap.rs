@@ -179,4 +179,27 @@ async fn two_instances_start_together_on_postgres() {
     assert_eq!(status, StatusCode::OK);
     b.token_status_within_a_second(&id, &secret, StatusCode::UNAUTHORIZED)
         .await;
+
+    // A token revoked through one instance is inactive at the other within a second,
+    // while that one keeps introspecting it (its cached state is refreshed as it ages).
+    let token = a.token("ts_admin_client", ADMIN_SECRET).await;
+    let caller = ("ts_admin_client", ADMIN_SECRET);
+    assert_eq!(b.introspect(caller, &token).await["active"], true);
+    let revoked = a
+        .http
+        .post(a.url("/oauth2/revoke"))
+        .basic_auth(caller.0, Some(caller.1))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    while b.introspect(caller, &token).await["active"] == true {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_millis(1500),
+            "still active at the other instance"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
