@@ -66,6 +66,7 @@ struct Inner {
     client_cache: ClientCache,
     token_cache: TokenCache,
     throttle: AuthThrottle,
+    tokens_issued: token::TokensIssued,
     keys_reloaded_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -110,6 +111,7 @@ impl App {
             client_cache: ClientCache::new(),
             token_cache: TokenCache::new(),
             throttle: AuthThrottle::new(),
+            tokens_issued: Default::default(),
             keys_reloaded_at: std::sync::Mutex::new(None),
         })))
     }

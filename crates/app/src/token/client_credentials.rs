@@ -63,8 +63,7 @@ impl App {
             .active()
             .sign_access_token(&claims)
             .map_err(|e| TokenError::Internal(e.to_string()))?;
-        metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "client_credentials")
-            .increment(1);
+        self.0.tokens_issued.client_credentials().increment(1);
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

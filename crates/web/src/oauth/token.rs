@@ -1,6 +1,5 @@
 //! `/oauth2/token`, `/oauth2/introspect` and `/oauth2/revoke`.
 
-use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -36,7 +35,7 @@ pub async fn token(
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     // Debug, not info: a line per token would cost more than the rest of the request.
     tracing::debug!(client_id = %credentials.client_id, grant_type, "token issued");
-    Ok(no_store(Json(issued)))
+    Ok(json_no_store(issued.to_json()))
 }
 
 pub async fn introspect(
@@ -68,6 +67,15 @@ pub async fn revoke(
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     Ok(no_store(()))
+}
+
+/// A JSON body written by the use case, never cached.
+fn json_no_store(body: String) -> Response {
+    let json = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
+    no_store((json, body))
 }
 
 /// The caller's credentials (and whether Basic carried them) and the `token` parameter,
