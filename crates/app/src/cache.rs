@@ -128,7 +128,23 @@ impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
 pub struct ClientEntry {
     pub client: Client,
     pub secrets: Vec<SecretRecord>,
+    /// Which of `secrets` last verified, and the tag of what was presented then.
+    pub(crate) recently_verified: RwLock<Option<(usize, SecretTag)>>,
 }
+
+impl ClientEntry {
+    pub fn new(client: Client, secrets: Vec<SecretRecord>) -> Self {
+        Self {
+            client,
+            secrets,
+            recently_verified: RwLock::new(None),
+        }
+    }
+}
+
+/// A keyed 128-bit tag of a presented secret: SipHash-2-4 under a key drawn at random
+/// when the process starts and never stored, so a tag says nothing outside this process.
+pub(crate) type SecretTag = [u8; 16];
 
 /// Clients by id; `None` caches "no such client" too, so unknown ids do not reach the store
 /// on every attempt.

@@ -7,12 +7,34 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::hash::Hasher as _;
+
+use aws_lc_rs::constant_time;
+use siphasher::sip128::{Hasher128 as _, SipHasher24};
+use thetasecure_core::Timestamp;
 use thetasecure_core::grant::AuthMethod;
 use thetasecure_core::ids::ClientId;
+use thetasecure_core::random;
 use thetasecure_core::secret::{PlainSecret, SecretHash};
 
-use crate::cache::ClientEntry;
+use crate::cache::{ClientEntry, SecretTag};
+use crate::records::SecretRecord;
 use crate::{App, TokenError};
+
+/// Tags presented secrets for [`ClientEntry::recently_verified`].
+pub(crate) struct SecretTagger(SipHasher24);
+
+impl SecretTagger {
+    pub(crate) fn new() -> Self {
+        Self(SipHasher24::new_with_key(&random::bytes::<16>()))
+    }
+
+    fn tag(&self, secret: &PlainSecret) -> SecretTag {
+        let mut hasher = self.0;
+        hasher.write(secret.expose().as_bytes());
+        hasher.finish128().as_bytes()
+    }
+}
 
 /// Credentials as presented, with the method the caller used to present them and the
 /// address they came from (for brute-force protection).
@@ -71,13 +93,7 @@ impl App {
         };
         let client = &entry.client;
         let now = self.clock().now();
-        let mut matched = None;
-        for secret in entry.secrets.iter().filter(|secret| secret.is_active(now)) {
-            if self.hasher().verify(&credentials.secret, &secret.hash) {
-                matched = Some(secret);
-            }
-        }
-        let Some(secret) = matched else {
+        let Some(secret) = self.matching_secret(&entry, &credentials.secret, now) else {
             return Err(TokenError::InvalidClient(AUTH_FAILED));
         };
         if !client.is_active() || !client.metadata.is_confidential() {
@@ -98,10 +114,127 @@ impl App {
         Ok(entry)
     }
 
+    /// The active secret of `entry` that `presented` matches. The HMAC over the presented
+    /// secret was a fifth of an introspection's work, and a client presents the same
+    /// secret request after request: the entry remembers a keyed tag of the last secret
+    /// that verified, and a presented secret with that tag (compared in constant time)
+    /// skips the HMAC. Any other secret, wrong ones included, takes the full path, so
+    /// only a caller already holding the secret sees the shorter one. The memo lives as
+    /// long as the cached entry, at most a second, and never holds the secret itself.
+    fn matching_secret<'e>(
+        &self,
+        entry: &'e ClientEntry,
+        presented: &PlainSecret,
+        now: Timestamp,
+    ) -> Option<&'e SecretRecord> {
+        let tag = self.0.secret_tagger.tag(presented);
+        let remembered = *entry
+            .recently_verified
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((index, known)) = remembered
+            && constant_time::verify_slices_are_equal(&known, &tag).is_ok()
+            && let Some(secret) = entry.secrets.get(index)
+            && secret.is_active(now)
+        {
+            return Some(secret);
+        }
+        let mut matched = None;
+        for (index, secret) in entry.secrets.iter().enumerate() {
+            if secret.is_active(now) && self.hasher().verify(presented, &secret.hash) {
+                matched = Some((index, secret));
+            }
+        }
+        let (index, secret) = matched?;
+        *entry
+            .recently_verified
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((index, tag));
+        Some(secret)
+    }
+
     /// Keeps the unknown-client path as costly as the wrong-secret path.
     fn burn_one_verification(&self, presented: &PlainSecret) {
         let _ = self
             .hasher()
             .verify(presented, &SecretHash::from_bytes(vec![0; 32]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use thetasecure_core::clock::FixedClock;
+    use thetasecure_store::Engine;
+    use thetasecure_store::testing::TestDatabase;
+
+    use super::*;
+    use crate::audit::Actor;
+    use crate::{ServerKey, Settings, SigningAlg};
+
+    fn credentials(client_id: &str, secret: &PlainSecret) -> ClientCredentials {
+        ClientCredentials {
+            client_id: client_id.to_owned(),
+            secret: secret.clone(),
+            method: AuthMethod::ClientSecretBasic,
+            source: Ipv4Addr::LOCALHOST.into(),
+        }
+    }
+
+    #[test]
+    fn tags_depend_on_the_secret_and_the_process_key() {
+        let (one, other) = (SecretTagger::new(), SecretTagger::new());
+        let secret = PlainSecret::generate();
+        assert_eq!(one.tag(&secret), one.tag(&secret));
+        assert_ne!(one.tag(&secret), one.tag(&PlainSecret::generate()));
+        assert_ne!(one.tag(&secret), other.tag(&secret));
+    }
+
+    /// The remembered secret is re-checked against the clock on every use: a secret whose
+    /// grace period ends while its client is cached stops at once.
+    #[tokio::test]
+    async fn a_remembered_secret_still_expires_on_time() {
+        let database = TestDatabase::new(Engine::Sqlite).await.unwrap();
+        let store = database.store().await;
+        store.migrate().await.unwrap();
+        let clock = Arc::new(FixedClock::new(Timestamp(1_795_000_000_000)));
+        let settings = Settings {
+            issuer: "https://id.example".into(),
+            access_token_ttl_seconds: 3600,
+            signing_alg: SigningAlg::EdDsa,
+        };
+        let app = App::new(store, ServerKey::generate(), clock.clone(), settings)
+            .await
+            .unwrap();
+        app.bootstrap(Default::default()).await.unwrap();
+        let body = json!({"client_name": "memo", "grant_types": ["client_credentials"], "scope": "directory.read"});
+        let created = app.create_client(&Actor::cli(), &body).await.unwrap();
+        let id = created.client.client_id.to_string();
+        let old = created.secret.unwrap();
+        let (_, new) = app
+            .rotate_secret(&Actor::cli(), &id, Some(10))
+            .await
+            .unwrap();
+
+        for _ in 0..2 {
+            app.authenticate_client(&credentials(&id, &old))
+                .await
+                .unwrap();
+        }
+        app.authenticate_client(&credentials(&id, &PlainSecret::generate()))
+            .await
+            .unwrap_err();
+        clock.advance_seconds(11);
+        app.authenticate_client(&credentials(&id, &old))
+            .await
+            .unwrap_err();
+        app.authenticate_client(&credentials(&id, &new))
+            .await
+            .unwrap();
     }
 }

@@ -67,6 +67,7 @@ struct Inner {
     token_cache: TokenCache,
     throttle: AuthThrottle,
     tokens_issued: token::TokensIssued,
+    secret_tagger: client_auth::SecretTagger,
     keys_reloaded_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -112,6 +113,7 @@ impl App {
             token_cache: TokenCache::new(),
             throttle: AuthThrottle::new(),
             tokens_issued: Default::default(),
+            secret_tagger: client_auth::SecretTagger::new(),
             keys_reloaded_at: std::sync::Mutex::new(None),
         })))
     }
@@ -171,7 +173,7 @@ impl App {
         let entry = match store.clients().get(id).await? {
             Some(client) => {
                 let secrets = store.secrets().list(id).await?;
-                Some(Arc::new(ClientEntry { client, secrets }))
+                Some(Arc::new(ClientEntry::new(client, secrets)))
             }
             None => None,
         };
