@@ -25,8 +25,13 @@ impl Introspection {
             Introspection::Inactive => r#"{"active":false}"#.to_owned(),
             Introspection::Active(verified) => {
                 let members = verified.json.strip_prefix('{').unwrap_or("}");
-                let separator = if members == "}" { "" } else { "," };
-                format!(r#"{{"active":true,"token_type":"Bearer"{separator}{members}"#)
+                let mut body = String::with_capacity(members.len() + 40);
+                body.push_str(r#"{"active":true,"token_type":"Bearer""#);
+                if members != "}" {
+                    body.push(',');
+                }
+                body.push_str(members);
+                body
             }
         }
     }
