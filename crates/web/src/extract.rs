@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
@@ -131,8 +131,12 @@ fn decode_component(encoded: &str) -> String {
         .unwrap_or_default()
 }
 
-/// An `application/x-www-form-urlencoded` body, as the OAuth endpoints take it.
-pub struct OAuthForm(Params);
+/// An `application/x-www-form-urlencoded` body, as the OAuth endpoints take it, with the
+/// request's `Authorization` header (taken here so handlers need not copy every header).
+pub struct OAuthForm {
+    params: Params,
+    authorization: Option<HeaderValue>,
+}
 
 impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     type Rejection = ApiError;
@@ -150,24 +154,27 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
         {
             return Err(invalid("credentials must not be sent in the request URI"));
         }
-        Params::parse(&body_bytes(request).await?).map(OAuthForm)
+        let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+        Ok(OAuthForm {
+            params: Params::parse(&body_bytes(request).await?)?,
+            authorization,
+        })
     }
 }
 
 impl OAuthForm {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name)
+        self.params.get(name)
     }
 
     /// The client's credentials, from exactly one of `Authorization: Basic` or the body
     /// (RFC 6749 §2.3.1; OAuth 2.1 §2.4: one method per request). The flag says Basic was used.
     pub fn client_credentials(
         &self,
-        headers: &HeaderMap,
         source: IpAddr,
     ) -> Result<(ClientCredentials, bool), ApiError> {
         let body_secret = self.get("client_secret");
-        match headers.get(header::AUTHORIZATION) {
+        match &self.authorization {
             Some(value) => {
                 if body_secret.is_some() {
                     return Err(invalid(

@@ -1,7 +1,7 @@
 //! `/oauth2/token`, `/oauth2/introspect` and `/oauth2/revoke`.
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use std::net::SocketAddr;
 use thetasecure_app::{App, ClientCredentials};
@@ -15,7 +15,6 @@ use crate::extract::OAuthForm;
 pub async fn token(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
     let grant_type = form
@@ -28,7 +27,7 @@ pub async fn token(
         )
         .into());
     }
-    let (credentials, basic) = form.client_credentials(&headers, peer.ip())?;
+    let (credentials, basic) = form.client_credentials(peer.ip())?;
     let issued = app
         .client_credentials_grant(&credentials, form.get("scope"))
         .await
@@ -41,10 +40,9 @@ pub async fn token(
 pub async fn introspect(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic, token) = caller_and_token(&form, &headers, peer)?;
+    let (credentials, basic, token) = caller_and_token(&form, peer)?;
     let answer = app
         .introspect(&credentials, token)
         .await
@@ -59,10 +57,9 @@ pub async fn introspect(
 pub async fn revoke(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic, token) = caller_and_token(&form, &headers, peer)?;
+    let (credentials, basic, token) = caller_and_token(&form, peer)?;
     app.revoke_token(&credentials, token)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
@@ -80,12 +77,11 @@ fn json_no_store(body: String) -> Response {
 
 /// The caller's credentials (and whether Basic carried them) and the `token` parameter,
 /// as introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1) both take them.
-fn caller_and_token<'f>(
-    form: &'f OAuthForm,
-    headers: &HeaderMap,
+fn caller_and_token(
+    form: &OAuthForm,
     peer: SocketAddr,
-) -> Result<(ClientCredentials, bool, &'f str), ApiError> {
-    let (credentials, basic) = form.client_credentials(headers, peer.ip())?;
+) -> Result<(ClientCredentials, bool, &str), ApiError> {
+    let (credentials, basic) = form.client_credentials(peer.ip())?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
