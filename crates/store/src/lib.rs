@@ -15,6 +15,13 @@ pub mod testing;
 pub use error::StoreError;
 pub use records::*;
 
+/// The pools ThetaSecure opens, for tools that must open a database exactly as the
+/// server does (the benchmark's durable-insert yardstick and its seeding).
+pub mod pools {
+    pub use crate::postgres::pool_options as postgres;
+    pub use crate::sqlite::pool_options as sqlite;
+}
+
 use std::fmt;
 
 use thetasecure_core::Timestamp;

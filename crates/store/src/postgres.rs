@@ -12,8 +12,9 @@ use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 
 use crate::rows::{
-    AuditRow, ClientRow, ClientValues, ScopeRow, SecretRow, SigningKeyRow, audit_details,
-    bind_client, bind_secret, client_columns, grant_needle, limit, secret_columns,
+    AuditRow, ClientRow, ClientValues, INSERT_AUDIT, INSERT_CLIENT, ScopeRow, SecretRow,
+    SigningKeyRow, audit_details, bind_audit, bind_client, bind_secret, client_columns,
+    grant_needle, limit, secret_columns,
 };
 use crate::{
     AuditEntry, BootstrapPlan, ClientFilter, ClientPage, RevokedAccessToken, ScopeRecord,
@@ -58,16 +59,18 @@ fn migrate_error(err: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
+/// How ThetaSecure sizes its PostgreSQL pool: 10 connections, 10 s to acquire one.
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(10))
+}
+
 pub(crate) async fn connect(url: &str) -> Result<PgPool, StoreError> {
     // The URL may hold a password: report sqlx's parse error, never the URL itself.
     let options = PgConnectOptions::from_str(url)
         .map_err(|err| StoreError::Backend(format!("invalid postgres URL: {err}")))?;
-    PgPoolOptions::new()
-        .max_connections(10)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await
-        .map_err(error)
+    pool_options().connect_with(options).await.map_err(error)
 }
 
 pub(crate) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
@@ -119,28 +122,13 @@ async fn finish_audited_change(
 }
 
 async fn insert_audit(conn: &mut PgConnection, entry: &AuditEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&entry.id)
-    .bind(entry.at.0)
-    .bind(&entry.actor)
-    .bind(&entry.action)
-    .bind(&entry.target_type)
-    .bind(&entry.target_id)
-    .bind(audit_details(entry)?)
-    .execute(conn)
-    .await
-    .map_err(error)?;
+    let details = audit_details(entry)?;
+    bind_audit!(sqlx::query(INSERT_AUDIT), entry, details)
+        .execute(conn)
+        .await
+        .map_err(error)?;
     Ok(())
 }
-
-const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, client_type, client_name, description, redirect_uris,
-     grant_types, response_types, scope, token_endpoint_auth_method, require_user_consent,
-     access_token_ttl_seconds, status, is_default, created_at, updated_at, tokens_revoked_before, search_text)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-     ON CONFLICT (client_id) DO NOTHING";
 
 async fn insert_client(conn: &mut PgConnection, client: &Client) -> Result<(), StoreError> {
     let values = ClientValues::new(client)?;
@@ -211,14 +199,7 @@ pub(crate) async fn create_client(
         ),
         None => bind_client!(sqlx::query(CREATE_CLIENT_WITHOUT_SECRET), values),
     };
-    query
-        .bind(&audit.id)
-        .bind(audit.at.0)
-        .bind(&audit.actor)
-        .bind(&audit.action)
-        .bind(&audit.target_type)
-        .bind(&audit.target_id)
-        .bind(details)
+    bind_audit!(query, audit, details)
         .execute(pool)
         .await
         .map_err(|e| match error(e) {

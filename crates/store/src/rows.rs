@@ -29,7 +29,20 @@ macro_rules! secret_columns {
 }
 pub(crate) use secret_columns;
 
-/// Binds every client column of `ClientValues` in the order of `insert_client_sql`:
+/// The client insert, the same SQL on both engines; `ON CONFLICT DO NOTHING` so the
+/// caller tells a taken id from other failures by the rows affected.
+pub(crate) const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, client_type, client_name, description, redirect_uris,
+     grant_types, response_types, scope, token_endpoint_auth_method, require_user_consent,
+     access_token_ttl_seconds, status, is_default, created_at, updated_at, tokens_revoked_before, search_text)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     ON CONFLICT (client_id) DO NOTHING";
+
+/// The audit insert, the same SQL on both engines; bind it with `bind_audit!`.
+pub(crate) const INSERT_AUDIT: &str =
+    "INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Binds every client column of `ClientValues` in the order of `INSERT_CLIENT`:
 /// client_id first, then the mutable fields, then the rest.
 macro_rules! bind_client {
     ($query:expr, $v:expr) => {
@@ -69,6 +82,22 @@ macro_rules! bind_secret {
     };
 }
 pub(crate) use bind_secret;
+
+/// Binds an audit entry in the column order of `INSERT_AUDIT`; `$details` is
+/// `audit_details(entry)?`, computed by the caller so the macro needs no `?`.
+macro_rules! bind_audit {
+    ($query:expr, $entry:expr, $details:expr) => {
+        $query
+            .bind(&$entry.id)
+            .bind($entry.at.0)
+            .bind(&$entry.actor)
+            .bind(&$entry.action)
+            .bind(&$entry.target_type)
+            .bind(&$entry.target_id)
+            .bind($details)
+    };
+}
+pub(crate) use bind_audit;
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("stored {what} `{value}` is not valid"))

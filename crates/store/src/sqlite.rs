@@ -13,8 +13,9 @@ use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 
 use crate::rows::{
-    AuditRow, ClientRow, ClientValues, ScopeRow, SecretRow, SigningKeyRow, audit_details,
-    bind_client, bind_secret, client_columns, grant_needle, limit, secret_columns,
+    AuditRow, ClientRow, ClientValues, INSERT_AUDIT, INSERT_CLIENT, ScopeRow, SecretRow,
+    SigningKeyRow, audit_details, bind_audit, bind_client, bind_secret, client_columns,
+    grant_needle, limit, secret_columns,
 };
 use crate::{
     AuditEntry, BootstrapPlan, ClientFilter, ClientPage, RevokedAccessToken, ScopeRecord,
@@ -66,10 +67,9 @@ fn migrate_error(err: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
-pub(crate) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
-    if path.is_empty() {
-        return Err(StoreError::Backend("the sqlite URL names no file".into()));
-    }
+/// How ThetaSecure opens a SQLite file: WAL, `synchronous=FULL`, foreign keys, a 5 s
+/// busy timeout, 8 connections.
+pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -77,13 +77,23 @@ pub(crate) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(BUSY_TIMEOUT * 2);
+    (options, pool)
+}
+
+pub(crate) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
+    if path.is_empty() {
+        return Err(StoreError::Backend("the sqlite URL names no file".into()));
+    }
+    let (options, pool) = pool_options(path);
     // Switching a new database to WAL takes a lock that SQLite does not wait for through
     // the busy handler, so processes opening one file together retry here instead.
     let mut attempts = 0;
     loop {
-        let opened = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(BUSY_TIMEOUT * 2)
+        let opened = pool
+            .clone()
             .connect_with(options.clone())
             .await
             .map_err(error);
@@ -156,28 +166,13 @@ async fn finish_audited_change(
 }
 
 async fn insert_audit(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&entry.id)
-    .bind(entry.at.0)
-    .bind(&entry.actor)
-    .bind(&entry.action)
-    .bind(&entry.target_type)
-    .bind(&entry.target_id)
-    .bind(audit_details(entry)?)
-    .execute(conn)
-    .await
-    .map_err(error)?;
+    let details = audit_details(entry)?;
+    bind_audit!(sqlx::query(INSERT_AUDIT), entry, details)
+        .execute(conn)
+        .await
+        .map_err(error)?;
     Ok(())
 }
-
-const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, client_type, client_name, description, redirect_uris,
-     grant_types, response_types, scope, token_endpoint_auth_method, require_user_consent,
-     access_token_ttl_seconds, status, is_default, created_at, updated_at, tokens_revoked_before, search_text)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-     ON CONFLICT (client_id) DO NOTHING";
 
 async fn insert_client(conn: &mut SqliteConnection, client: &Client) -> Result<(), StoreError> {
     let values = ClientValues::new(client)?;
