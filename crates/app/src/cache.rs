@@ -8,7 +8,7 @@
 //! together, which made the latency tails on PostgreSQL (p99 29 ms at 64 connections).
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -33,10 +33,19 @@ pub(crate) enum Cached<V> {
     Missing,
 }
 
-/// Which removals a load started after: a load that raced a removal must not put back
-/// what the removal took out.
+/// Which removals a load started after: a load that raced a removal of its key must not
+/// put back what the removal took out.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Generation(u64);
+pub(crate) struct Generation {
+    bucket: usize,
+    removals: u64,
+}
+
+/// Removals are counted per bucket of keys, not per map: with one counter, a stream of
+/// client creates (each removes its new id) discarded every other client's reload, so an
+/// admin's own client was read from the store on every request. An unrelated key
+/// sharing the bucket only costs a reload.
+const REMOVAL_BUCKETS: usize = 64;
 
 struct Entry<V> {
     loaded: Instant,
@@ -51,7 +60,8 @@ struct Entry<V> {
 /// lookup. The seed is random per process, so keys cannot be chosen to collide.
 struct FreshMap<K, V> {
     entries: RwLock<HashMap<K, Entry<V>, foldhash::quality::RandomState>>,
-    removals: AtomicU64,
+    removals: [AtomicU64; REMOVAL_BUCKETS],
+    bucket_hasher: foldhash::quality::RandomState,
     capacity: usize,
 }
 
@@ -59,7 +69,8 @@ impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
     fn new(capacity: usize) -> Self {
         Self {
             entries: RwLock::new(HashMap::default()),
-            removals: AtomicU64::new(0),
+            removals: std::array::from_fn(|_| AtomicU64::new(0)),
+            bucket_hasher: Default::default(),
             capacity,
         }
     }
@@ -85,16 +96,25 @@ impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
         }
     }
 
-    /// To be taken before loading what will be inserted.
-    fn generation(&self) -> Generation {
-        Generation(self.removals.load(Ordering::Acquire))
+    fn bucket<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        // The modulo keeps the result below REMOVAL_BUCKETS, so the cast cannot truncate.
+        (self.bucket_hasher.hash_one(key) % REMOVAL_BUCKETS as u64) as usize
     }
 
-    /// Inserts what was loaded at `loaded`, unless something was removed since the load
-    /// started (`since`): the loaded value may predate that change.
+    /// To be taken before loading what will be inserted under `key`.
+    fn generation<Q: Hash + ?Sized>(&self, key: &Q) -> Generation {
+        let bucket = self.bucket(key);
+        Generation {
+            bucket,
+            removals: self.removals[bucket].load(Ordering::Acquire),
+        }
+    }
+
+    /// Inserts what was loaded at `loaded`, unless a key of its bucket was removed since
+    /// the load started (`since`): the loaded value may predate that change.
     fn insert(&self, key: K, value: V, loaded: Instant, since: Generation) {
         if let Ok(mut entries) = self.entries.write() {
-            if self.removals.load(Ordering::Acquire) != since.0 {
+            if self.removals[since.bucket].load(Ordering::Acquire) != since.removals {
                 return;
             }
             if entries.len() >= self.capacity {
@@ -117,7 +137,7 @@ impl<K: Eq + Hash, V: Clone> FreshMap<K, V> {
         Q: Eq + Hash + ?Sized,
     {
         if let Ok(mut entries) = self.entries.write() {
-            self.removals.fetch_add(1, Ordering::AcqRel);
+            self.removals[self.bucket(key)].fetch_add(1, Ordering::AcqRel);
             entries.remove(key);
         }
     }
@@ -159,8 +179,8 @@ impl ClientCache {
         self.0.get(id, now)
     }
 
-    pub(crate) fn generation(&self) -> Generation {
-        self.0.generation()
+    pub(crate) fn generation(&self, id: &ClientId) -> Generation {
+        self.0.generation(id)
     }
 
     pub(crate) fn insert(
@@ -175,6 +195,32 @@ impl ClientCache {
 
     pub(crate) fn invalidate(&self, id: &ClientId) {
         self.0.remove(id);
+    }
+}
+
+/// The names in the scope registry, which every client create and update checks requests
+/// against, and discovery lists.
+pub(crate) struct ScopeNamesCache(FreshMap<(), Arc<[String]>>);
+
+impl ScopeNamesCache {
+    pub(crate) fn new() -> Self {
+        Self(FreshMap::new(1))
+    }
+
+    pub(crate) fn get(&self, now: Instant) -> Cached<Arc<[String]>> {
+        self.0.get(&(), now)
+    }
+
+    pub(crate) fn generation(&self) -> Generation {
+        self.0.generation(&())
+    }
+
+    pub(crate) fn insert(&self, names: Arc<[String]>, loaded: Instant, since: Generation) {
+        self.0.insert((), names, loaded, since);
+    }
+
+    pub(crate) fn invalidate(&self) {
+        self.0.remove(&());
     }
 }
 
@@ -199,8 +245,8 @@ impl TokenCache {
         self.0.get(token, now)
     }
 
-    pub(crate) fn generation(&self) -> Generation {
-        self.0.generation()
+    pub(crate) fn generation(&self, token: &str) -> Generation {
+        self.0.generation(token)
     }
 
     pub(crate) fn insert(
@@ -228,11 +274,11 @@ mod tests {
     fn entries_expire_and_capacity_clears() {
         let map: FreshMap<String, u32> = FreshMap::new(2);
         let t0 = Instant::now();
-        map.insert("a".into(), 1, t0, map.generation());
+        map.insert("a".into(), 1, t0, map.generation("a"));
         assert_eq!(map.get("a", t0), Cached::Fresh(1));
         assert_eq!(map.get("a", t0 + FRESHNESS), Cached::Missing);
-        map.insert("b".into(), 2, t0, map.generation());
-        map.insert("c".into(), 3, t0, map.generation());
+        map.insert("b".into(), 2, t0, map.generation("b"));
+        map.insert("c".into(), 3, t0, map.generation("c"));
         assert_eq!(map.get("a", t0), Cached::Missing, "cleared when full");
         assert_eq!(map.get("c", t0), Cached::Fresh(3));
         map.remove("c");
@@ -243,7 +289,7 @@ mod tests {
     fn one_caller_is_asked_to_refresh_an_ageing_entry() {
         let map: FreshMap<String, u32> = FreshMap::new(8);
         let t0 = Instant::now();
-        map.insert("a".into(), 1, t0, map.generation());
+        map.insert("a".into(), 1, t0, map.generation("a"));
         let ageing = t0 + REFRESH_AFTER;
         assert_eq!(map.get("a", ageing), Cached::RefreshDue(1));
         assert_eq!(
@@ -252,7 +298,7 @@ mod tests {
             "only the first is asked"
         );
         // The reload lands: fresh again, and a later reload is asked for once more.
-        map.insert("a".into(), 2, ageing, map.generation());
+        map.insert("a".into(), 2, ageing, map.generation("a"));
         assert_eq!(map.get("a", ageing), Cached::Fresh(2));
         assert_eq!(map.get("a", ageing + REFRESH_AFTER), Cached::RefreshDue(2));
     }
@@ -261,11 +307,25 @@ mod tests {
     fn a_load_that_raced_a_removal_is_not_inserted() {
         let map: FreshMap<String, u32> = FreshMap::new(8);
         let t0 = Instant::now();
-        let before_load = map.generation();
+        let before_load = map.generation("a");
         map.remove("a"); // a change lands while the load is in flight
         map.insert("a".into(), 1, t0, before_load);
         assert_eq!(map.get("a", t0), Cached::Missing);
-        map.insert("a".into(), 1, t0, map.generation());
+        map.insert("a".into(), 1, t0, map.generation("a"));
+        assert_eq!(map.get("a", t0), Cached::Fresh(1));
+    }
+
+    #[test]
+    fn removing_another_key_does_not_discard_a_load() {
+        let map: FreshMap<String, u32> = FreshMap::new(8);
+        let t0 = Instant::now();
+        let other = (0..)
+            .map(|n| format!("other-{n}"))
+            .find(|key| map.bucket(key.as_str()) != map.bucket("a"))
+            .expect("some key falls in another bucket");
+        let before_load = map.generation("a");
+        map.remove(other.as_str()); // e.g. a client created while "a" reloads
+        map.insert("a".into(), 1, t0, before_load);
         assert_eq!(map.get("a", t0), Cached::Fresh(1));
     }
 }

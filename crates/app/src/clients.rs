@@ -1,5 +1,7 @@
 //! Managing clients: the admin API and the CLI both call these.
 
+use std::sync::Arc;
+
 use data_encoding::BASE64URL_NOPAD;
 use serde_json::{Value, json};
 use thetasecure_core::client::{
@@ -49,7 +51,7 @@ impl App {
         actor: &Actor,
         body: &Value,
     ) -> Result<CreatedClient, AdminError> {
-        let known_scopes = self.scope_names().await?;
+        let known_scopes = self.known_scopes().await?;
         let new = parse_new_client(body, &|name| known_scopes.iter().any(|known| known == name))?;
         let now = self.clock().now();
         let client = Client {
@@ -161,7 +163,7 @@ impl App {
         force: bool,
     ) -> Result<Client, AdminError> {
         let current = self.get_client(client_id).await?;
-        let known_scopes = self.scope_names().await?;
+        let known_scopes = self.known_scopes().await?;
         let metadata = apply_merge_patch(&current, patch, &|name| {
             known_scopes.iter().any(|known| known == name)
         })?;
@@ -370,14 +372,10 @@ impl App {
         }
     }
 
-    async fn scope_names(&self) -> Result<Vec<String>, AdminError> {
-        let scopes = self
-            .store()
-            .scopes()
-            .list()
+    async fn known_scopes(&self) -> Result<Arc<[String]>, AdminError> {
+        self.scope_names()
             .await
-            .map_err(|e| AdminError::from_store(e, "scope"))?;
-        Ok(scopes.into_iter().map(|scope| scope.name).collect())
+            .map_err(|e| AdminError::from_store(e, "scope"))
     }
 }
 

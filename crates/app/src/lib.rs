@@ -35,7 +35,7 @@ pub mod records {
 }
 pub use server_key::ServerKey;
 
-use cache::{Cached, ClientCache, ClientEntry, TokenCache};
+use cache::{Cached, ClientCache, ClientEntry, ScopeNamesCache, TokenCache};
 use keys::{KeyError, Keys};
 use last_used::LastUsed;
 use throttle::AuthThrottle;
@@ -65,6 +65,7 @@ struct Inner {
     last_used: LastUsed,
     client_cache: ClientCache,
     token_cache: TokenCache,
+    scope_names: ScopeNamesCache,
     throttle: AuthThrottle,
     tokens_issued: token::TokensIssued,
     secret_tagger: client_auth::SecretTagger,
@@ -111,6 +112,7 @@ impl App {
             last_used: LastUsed::default(),
             client_cache: ClientCache::new(),
             token_cache: TokenCache::new(),
+            scope_names: ScopeNamesCache::new(),
             throttle: AuthThrottle::new(),
             tokens_issued: Default::default(),
             secret_tagger: client_auth::SecretTagger::new(),
@@ -147,20 +149,38 @@ impl App {
         &self,
         id: &thetasecure_core::ids::ClientId,
     ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
-        match self.0.client_cache.get(id, std::time::Instant::now()) {
-            Cached::Fresh(entry) => Ok(entry),
-            Cached::RefreshDue(entry) => {
-                let (app, id) = (self.clone(), id.clone());
-                tokio::spawn(async move {
-                    if let Err(error) = app.load_client_entry(&id).await {
-                        // The entry expires on time; the next request loads it or fails.
-                        tracing::warn!(%error, "could not refresh a cached client");
-                    }
-                });
-                Ok(entry)
-            }
-            Cached::Missing => self.load_client_entry(id).await,
-        }
+        let cached = self.0.client_cache.get(id, std::time::Instant::now());
+        let (app, id) = (self.clone(), id.clone());
+        cached_or_load(
+            cached,
+            "client",
+            async move { app.load_client_entry(&id).await },
+        )
+        .await
+    }
+
+    /// The names of the registered scopes, from the cache when fresh, else from the store.
+    pub(crate) async fn scope_names(&self) -> Result<Arc<[String]>, StoreError> {
+        let cached = self.0.scope_names.get(std::time::Instant::now());
+        let app = self.clone();
+        cached_or_load(cached, "scope registry", async move {
+            app.load_scope_names().await
+        })
+        .await
+    }
+
+    async fn load_scope_names(&self) -> Result<Arc<[String]>, StoreError> {
+        let cache = &self.0.scope_names;
+        let (loaded, generation) = (std::time::Instant::now(), cache.generation());
+        let scopes = self.0.store.scopes().list().await?;
+        let names: Arc<[String]> = scopes.into_iter().map(|scope| scope.name).collect();
+        cache.insert(names.clone(), loaded, generation);
+        Ok(names)
+    }
+
+    /// Called after every change to the scope registry made through this instance.
+    pub(crate) fn forget_scope_names(&self) {
+        self.0.scope_names.invalidate();
     }
 
     async fn load_client_entry(
@@ -168,7 +188,7 @@ impl App {
         id: &thetasecure_core::ids::ClientId,
     ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
         let cache = &self.0.client_cache;
-        let (loaded, generation) = (std::time::Instant::now(), cache.generation());
+        let (loaded, generation) = (std::time::Instant::now(), cache.generation(id));
         let store = &self.0.store;
         let entry = match store.clients().get(id).await? {
             Some(client) => {
@@ -243,7 +263,7 @@ impl App {
 
     /// RFC 8414 metadata from the live configuration and scope registry.
     pub async fn server_metadata(&self) -> Result<ServerMetadata, StoreError> {
-        let scopes = self.0.store.scopes().list().await?;
+        let scopes = self.scope_names().await?;
         Ok(ServerMetadata::build(
             self.issuer(),
             Capabilities {
@@ -251,7 +271,7 @@ impl App {
                 response_types: &[],
                 pkce_methods: &[],
                 authorization_endpoint: false,
-                scopes: scopes.into_iter().map(|scope| scope.name).collect(),
+                scopes: scopes.to_vec(),
             },
         ))
     }
@@ -259,5 +279,27 @@ impl App {
     /// Writes coalesced `last_used_at` times; called periodically and at shutdown.
     pub async fn flush_last_used(&self) -> Result<(), StoreError> {
         self.0.last_used.flush(&self.0.store).await
+    }
+}
+
+/// A cache's answer, or the value `load` reads from the store. An entry due for a reload
+/// is served while `load` runs in the background; a missing one waits for `load`.
+async fn cached_or_load<V: Send + 'static>(
+    cached: Cached<V>,
+    what: &'static str,
+    load: impl std::future::Future<Output = Result<V, StoreError>> + Send + 'static,
+) -> Result<V, StoreError> {
+    match cached {
+        Cached::Fresh(value) => Ok(value),
+        Cached::RefreshDue(value) => {
+            tokio::spawn(async move {
+                if let Err(error) = load.await {
+                    // The entry expires on time; the next request loads it or fails.
+                    tracing::warn!(%error, what, "could not refresh a cached value");
+                }
+            });
+            Ok(value)
+        }
+        Cached::Missing => load.await,
     }
 }

@@ -84,6 +84,7 @@ impl App {
             .create(&scope, &entry)
             .await
             .map_err(|e| AdminError::from_store(e, "scope"))?;
+        self.forget_scope_names();
         Ok(scope)
     }
 
@@ -127,6 +128,8 @@ impl App {
             .scopes()
             .delete(name, &entry)
             .await
-            .map_err(|e| AdminError::from_store(e, "scope"))
+            .map_err(|e| AdminError::from_store(e, "scope"))?;
+        self.forget_scope_names();
+        Ok(())
     }
 }

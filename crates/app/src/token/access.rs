@@ -91,7 +91,7 @@ impl App {
         token: &str,
     ) -> Result<Option<(Arc<VerifiedClaims>, bool)>, TokenError> {
         let cache = &self.0.token_cache;
-        let (now, generation) = (Instant::now(), cache.generation());
+        let (now, generation) = (Instant::now(), cache.generation(token));
         let verified = match cache.get(token, now) {
             Cached::Fresh(cached) => return Ok(Some(cached)),
             Cached::RefreshDue((verified, revoked)) => {

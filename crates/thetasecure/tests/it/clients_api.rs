@@ -182,6 +182,10 @@ both_engines! {
         assert_eq!(status, StatusCode::NO_CONTENT);
         let (status, _) = server.admin(Method::GET, "/api/v1/scopes/billing:read", None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        // The registry is cached, but a deletion through this instance takes effect at once.
+        let (status, error) = server.admin(Method::POST, "/api/v1/clients", Some(json!({"client_name": "Late", "grant_types": ["client_credentials"], "scope": "billing:read"}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(error["error_description"].as_str().unwrap().contains("billing:read"), "{error}");
     }
 
     async fn audit_events_record_every_change(server: TestServer) {
