@@ -247,6 +247,32 @@ pub(crate) async fn get_client(
     row.map(ClientRow::into_client).transpose()
 }
 
+/// `list_clients` with one search condition; the other filters, the keyset cursor and the
+/// order are the same in every variant.
+macro_rules! list_clients_sql {
+    ($search:literal) => {
+        concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE ",
+            $search,
+            " AND ($2 IS NULL OR status = $2)
+              AND ($3 IS NULL OR instr(grant_types, $3) > 0)
+              AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND client_id < $5))
+              ORDER BY created_at DESC, client_id DESC
+              LIMIT $6"
+        )
+    };
+}
+
+/// Trigrams cannot find a shorter term.
+const TRIGRAM_LEN: usize = 3;
+
+/// A term matching more clients than this is searched by walking the newest-first index,
+/// which fills a page after a few thousand rows at most when matches are this common;
+/// fetching and sorting every match would cost more.
+const INDEXED_MATCHES_MAX: i64 = 2_000;
+
 pub(crate) async fn list_clients(
     pool: &SqlitePool,
     filter: &ClientFilter,
@@ -256,26 +282,45 @@ pub(crate) async fn list_clients(
         .as_deref()
         .filter(|s| !s.is_empty())
         .map(str::to_lowercase);
-    let rows: Vec<ClientRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        client_columns!(),
-        " FROM clients
-          WHERE ($1 IS NULL OR instr(search_text, $1) > 0)
-            AND ($2 IS NULL OR status = $2)
-            AND ($3 IS NULL OR instr(grant_types, $3) > 0)
-            AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND client_id < $5))
-          ORDER BY created_at DESC, client_id DESC
-          LIMIT $6"
-    ))
-    .bind(search)
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(filter.grant_type.map(grant_needle))
-    .bind(filter.after.as_ref().map(|c| c.created_at.0))
-    .bind(filter.after.as_ref().map(|c| c.client_id.as_str()))
-    .bind(limit(filter.limit) + 1)
-    .fetch_all(pool)
-    .await
-    .map_err(error)?;
+    // A quoted FTS5 string is one phrase of the term's trigrams, so it matches the term
+    // as a substring; inside the quotes only `"` is special, and doubling escapes it.
+    let phrase = match &search {
+        Some(term) if term.chars().count() >= TRIGRAM_LEN => {
+            let phrase = format!("\"{}\"", term.replace('"', "\"\""));
+            let matches: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM
+                   (SELECT 1 FROM client_search WHERE client_search MATCH $1 LIMIT $2)",
+            )
+            .bind(&phrase)
+            .bind(INDEXED_MATCHES_MAX)
+            .fetch_one(pool)
+            .await
+            .map_err(error)?;
+            (matches < INDEXED_MATCHES_MAX).then_some(phrase)
+        }
+        _ => None,
+    };
+    let sql = match phrase {
+        // The index may fold case differently from Rust's lowercasing: instr re-checks.
+        Some(_) => list_clients_sql!(
+            "client_id IN (SELECT keys.client_id FROM client_search_keys AS keys
+                           WHERE keys.id IN (SELECT rowid FROM client_search
+                                             WHERE client_search MATCH $7))
+             AND instr(search_text, $1) > 0"
+        ),
+        None => list_clients_sql!("($1 IS NULL OR instr(search_text, $1) > 0)"),
+    };
+    let mut query = sqlx::query_as(sql)
+        .bind(search)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.grant_type.map(grant_needle))
+        .bind(filter.after.as_ref().map(|c| c.created_at.0))
+        .bind(filter.after.as_ref().map(|c| c.client_id.as_str()))
+        .bind(limit(filter.limit) + 1);
+    if let Some(phrase) = phrase {
+        query = query.bind(phrase);
+    }
+    let rows: Vec<ClientRow> = query.fetch_all(pool).await.map_err(error)?;
     crate::page(rows, filter.limit)
 }
 

@@ -12,6 +12,8 @@ conformance!(
     create_with_secret_stores_it,
     list_searches_name_and_id_case_insensitively,
     list_search_treats_wildcards_literally,
+    list_search_forgets_deleted_clients_and_takes_quotes,
+    list_search_of_a_common_term_pages_newest_first,
     list_filters_by_status_and_grant_type,
     list_pages_newest_first_exactly_once,
     update_replaces_metadata,
@@ -215,6 +217,103 @@ async fn list_search_treats_wildcards_literally(env: Env) {
     assert!(ids(&env, filter(Some("'"), 10)).await.is_empty());
     assert_eq!(ids(&env, filter(Some("k\\s"), 10)).await, ["ts_bslash"]);
     assert!(ids(&env, filter(Some("\\%"), 10)).await.is_empty());
+}
+
+async fn list_search_forgets_deleted_clients_and_takes_quotes(env: Env) {
+    let clients = env.store.clients();
+    for (n, (cid, name)) in [
+        ("ts_quote", "Say \"hi\" app"),
+        ("ts_doomed", "Doomed worker"),
+        ("ts_kept", "Kept worker"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        clients
+            .create(
+                &client(cid, name, at(n as i64)),
+                None,
+                &audit("client.created", cid),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(ids(&env, filter(Some("\"hi\" a"), 10)).await, ["ts_quote"]);
+    assert_eq!(ids(&env, filter(Some("\""), 10)).await, ["ts_quote"]);
+    assert_eq!(
+        ids(&env, filter(Some("hi\"\""), 10)).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&env, filter(Some("worker"), 10)).await,
+        ["ts_kept", "ts_doomed"]
+    );
+    clients
+        .delete(&id("ts_doomed"), &audit("client.deleted", "ts_doomed"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&env, filter(Some("worker"), 10)).await, ["ts_kept"]);
+    assert!(ids(&env, filter(Some("doomed"), 10)).await.is_empty());
+    // The id is free again, and a new client under it is found by its new name only.
+    clients
+        .create(
+            &client("ts_doomed", "Reborn", at(9)),
+            None,
+            &audit("client.created", "ts_doomed"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&env, filter(Some("reborn"), 10)).await, ["ts_doomed"]);
+    assert_eq!(ids(&env, filter(Some("worker"), 10)).await, ["ts_kept"]);
+}
+
+/// More matches than an index lookup is worth (SQLite switches to walking the
+/// newest-first index at 2,000): pages still come newest first, and a rare term among
+/// them is still found.
+async fn list_search_of_a_common_term_pages_newest_first(env: Env) {
+    let clients = env.store.clients();
+    let count = 2_005;
+    for n in 0..count {
+        let cid = format!("ts_bulk_{n:04}");
+        clients
+            .create(
+                &client(&cid, &format!("Bulk {n:04}"), at(n)),
+                None,
+                &audit("client.created", &cid),
+            )
+            .await
+            .unwrap();
+    }
+    let first = env
+        .store
+        .clients()
+        .list(&filter(Some("BULK"), 3))
+        .await
+        .unwrap();
+    let names: Vec<_> = first.items.iter().map(|c| c.client_id.as_str()).collect();
+    assert_eq!(names, ["ts_bulk_2004", "ts_bulk_2003", "ts_bulk_2002"]);
+    let next = ClientFilter {
+        after: first.next,
+        ..filter(Some("BULK"), 3)
+    };
+    assert_eq!(
+        ids(&env, next).await,
+        ["ts_bulk_2001", "ts_bulk_2000", "ts_bulk_1999"]
+    );
+    assert_eq!(
+        ids(&env, filter(Some("bulk 0007"), 10)).await,
+        ["ts_bulk_0007"]
+    );
+    assert_eq!(
+        ids(&env, filter(Some("ulk 200"), 10)).await,
+        [
+            "ts_bulk_2004",
+            "ts_bulk_2003",
+            "ts_bulk_2002",
+            "ts_bulk_2001",
+            "ts_bulk_2000"
+        ]
+    );
 }
 
 async fn list_filters_by_status_and_grant_type(env: Env) {

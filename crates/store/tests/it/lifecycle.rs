@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use thetasecure_store::testing::TestDatabase;
-use thetasecure_store::{Engine, Store, StoreError};
+use thetasecure_store::{ClientFilter, Engine, Store, StoreError};
 
 use crate::support::*;
 
@@ -195,4 +195,78 @@ async fn postgres_test_databases_are_isolated_schemas() {
     assert_eq!(sb.clients().count().await.unwrap(), 0);
     sa.close().await;
     sb.close().await;
+}
+
+/// SQLite's search index keys its rows by integers that `VACUUM` must not renumber: after
+/// deletes and a `VACUUM`, search still finds exactly the clients there are, and later
+/// writes keep the index in step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_search_index_survives_vacuum() {
+    use sqlx::Connection;
+
+    let db = TestDatabase::new(Engine::Sqlite).await.unwrap();
+    let store = db.store().await;
+    let clients = store.clients();
+    let search = |term: &'static str| {
+        let store = store.clone();
+        async move {
+            let filter = ClientFilter {
+                search: Some(term.to_owned()),
+                status: None,
+                grant_type: None,
+                limit: 50,
+                after: None,
+            };
+            let page = store.clients().list(&filter).await.unwrap();
+            page.items
+                .into_iter()
+                .map(|c| c.client_id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    for n in 0..20 {
+        let cid = format!("ts_vac_{n:02}");
+        clients
+            .create(
+                &client(&cid, &format!("Vacuumed {n:02}"), at(n)),
+                None,
+                &audit("client.created", &cid),
+            )
+            .await
+            .unwrap();
+    }
+    for n in (0..20).step_by(2) {
+        let cid = format!("ts_vac_{n:02}");
+        clients
+            .delete(&id(&cid), &audit("client.deleted", &cid))
+            .await
+            .unwrap();
+    }
+    let path = db.url().strip_prefix("sqlite://").unwrap().to_owned();
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query("VACUUM").execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+
+    assert_eq!(search("vacuumed 13").await, ["ts_vac_13"]);
+    assert!(search("vacuumed 12").await.is_empty());
+    assert_eq!(search("vacuumed").await.len(), 10);
+    clients
+        .delete(&id("ts_vac_13"), &audit("client.deleted", "ts_vac_13"))
+        .await
+        .unwrap();
+    clients
+        .create(
+            &client("ts_vac_new", "Vacuumed new", at(30)),
+            None,
+            &audit("client.created", "ts_vac_new"),
+        )
+        .await
+        .unwrap();
+    assert!(search("vacuumed 13").await.is_empty());
+    assert_eq!(search("vacuumed 15").await, ["ts_vac_15"]);
+    assert_eq!(search("ed new").await, ["ts_vac_new"]);
+    assert_eq!(search("vacuumed").await.len(), 10);
+    store.close().await;
 }
