@@ -53,7 +53,7 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlite::Db),
     Postgres(sqlx::PgPool),
 }
 
@@ -96,7 +96,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Sqlite(db) => db.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
     }

@@ -4,8 +4,9 @@
 --
 -- FTS5 rows are keyed by integer rowids. A client's implicit rowid may change on VACUUM
 -- (its key is text), so each client gets a stable integer key of its own here, and the
--- index rows carry that key. The index is contentless: it answers which keys match and
--- keeps no second copy of the text; the query re-checks matches against search_text.
+-- index rows carry that key. The index is contentless and keeps no positions: it
+-- answers which keys hold every trigram of a term, and the query re-checks those
+-- against search_text.
 CREATE TABLE client_search_keys (
     id        INTEGER NOT NULL PRIMARY KEY,
     client_id TEXT    NOT NULL UNIQUE
@@ -15,6 +16,7 @@ CREATE VIRTUAL TABLE client_search USING fts5 (
     search_text,
     content = '',
     contentless_delete = 1,
+    detail = none,
     tokenize = 'trigram'
 );
 
