@@ -19,6 +19,8 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 /// How often buffered latency samples are folded into their histograms, bounding the
 /// memory they take between scrapes.
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// mimalloc keeps freed memory for a second before it may be returned.
+const MEMORY_RELEASE_INTERVAL: Duration = Duration::from_secs(1);
 
 pub async fn serve(config: Config) -> Result<()> {
     let app = open_app(&config).await?;
@@ -85,7 +87,8 @@ async fn run_listener(listener: TcpListener, router: HttpRouter, mut stop: watch
 
 /// mimalloc hands freed memory back to the OS only when a later free runs its purge, so
 /// an idle server kept what a burst had freed: the 19 MiB of a password hash at
-/// bootstrap or login stayed resident for good. Freeing one large block runs the purge.
+/// bootstrap or login stayed resident for good. Freeing one large block runs the purge
+/// (a microsecond, once a second).
 fn release_freed_memory() {
     const LARGE: usize = 1 << 20;
     drop(std::hint::black_box(Vec::<u8>::with_capacity(LARGE)));
@@ -95,6 +98,7 @@ fn release_freed_memory() {
 /// expired revocation records, fold latency samples into their histograms.
 async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>) {
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    let mut release = tokio::time::interval(MEMORY_RELEASE_INTERVAL);
     let mut flush = tokio::time::interval(LAST_USED_FLUSH_INTERVAL);
     let mut purge = tokio::time::interval(PURGE_INTERVAL);
     // The keys were just loaded at start: the first reload is one interval away.
@@ -105,10 +109,8 @@ async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = upkeep.tick() => {
-                metrics.run_upkeep();
-                release_freed_memory();
-            }
+            _ = upkeep.tick() => metrics.run_upkeep(),
+            _ = release.tick() => release_freed_memory(),
             _ = flush.tick() => {
                 if let Err(error) = app.flush_last_used().await {
                     tracing::warn!(%error, "could not record secret use times");
