@@ -150,21 +150,19 @@ impl App {
         id: &thetasecure_core::ids::ClientId,
     ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
         let cached = self.0.client_cache.get(id, std::time::Instant::now());
-        let (app, id) = (self.clone(), id.clone());
-        cached_or_load(
-            cached,
-            "client",
-            async move { app.load_client_entry(&id).await },
-        )
+        cached_or_load(cached, "client", || {
+            let (app, id) = (self.clone(), id.clone());
+            async move { app.load_client_entry(&id).await }
+        })
         .await
     }
 
     /// The names of the registered scopes, from the cache when fresh, else from the store.
     pub(crate) async fn scope_names(&self) -> Result<Arc<[String]>, StoreError> {
         let cached = self.0.scope_names.get(std::time::Instant::now());
-        let app = self.clone();
-        cached_or_load(cached, "scope registry", async move {
-            app.load_scope_names().await
+        cached_or_load(cached, "scope registry", || {
+            let app = self.clone();
+            async move { app.load_scope_names().await }
         })
         .await
     }
@@ -283,23 +281,29 @@ impl App {
 }
 
 /// A cache's answer, or the value `load` reads from the store. An entry due for a reload
-/// is served while `load` runs in the background; a missing one waits for `load`.
-async fn cached_or_load<V: Send + 'static>(
+/// is served while `load` runs in the background; a missing one waits for `load`. A
+/// fresh one never calls `load`, so the hot path clones nothing.
+async fn cached_or_load<V, Load>(
     cached: Cached<V>,
     what: &'static str,
-    load: impl std::future::Future<Output = Result<V, StoreError>> + Send + 'static,
-) -> Result<V, StoreError> {
+    load: impl FnOnce() -> Load,
+) -> Result<V, StoreError>
+where
+    V: Send + 'static,
+    Load: std::future::Future<Output = Result<V, StoreError>> + Send + 'static,
+{
     match cached {
         Cached::Fresh(value) => Ok(value),
         Cached::RefreshDue(value) => {
+            let reload = load();
             tokio::spawn(async move {
-                if let Err(error) = load.await {
+                if let Err(error) = reload.await {
                     // The entry expires on time; the next request loads it or fails.
                     tracing::warn!(%error, what, "could not refresh a cached value");
                 }
             });
             Ok(value)
         }
-        Cached::Missing => load.await,
+        Cached::Missing => load().await,
     }
 }
