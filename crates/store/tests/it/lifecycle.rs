@@ -270,3 +270,78 @@ async fn sqlite_search_index_survives_vacuum() {
     assert_eq!(search("vacuumed").await.len(), 10);
     store.close().await;
 }
+
+/// Upgrading a SQLite store that already holds clients: the migration that adds the
+/// search index indexes the clients already there, and later writes keep it in step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_search_index_migration_indexes_existing_clients() {
+    use sqlx::Connection;
+
+    let db = TestDatabase::new(Engine::Sqlite).await.unwrap();
+    let store = db.store().await;
+    for (n, name) in ["Legacy alpha", "Legacy beta"].into_iter().enumerate() {
+        let cid = format!("ts_legacy_{n}");
+        store
+            .clients()
+            .create(
+                &client(&cid, name, at(n as i64)),
+                None,
+                &audit("client.created", &cid),
+            )
+            .await
+            .unwrap();
+    }
+    // Back to the schema before the index, clients kept.
+    let path = db.url().strip_prefix("sqlite://").unwrap().to_owned();
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    for statement in [
+        "DROP TRIGGER client_search_on_insert",
+        "DROP TRIGGER client_search_on_update",
+        "DROP TRIGGER client_search_on_delete",
+        "DROP TABLE client_search",
+        "DROP TABLE client_search_keys",
+        "DELETE FROM _sqlx_migrations WHERE version = 3",
+    ] {
+        sqlx::query(statement).execute(&mut raw).await.unwrap();
+    }
+    raw.close().await.unwrap();
+
+    store.migrate().await.unwrap();
+    let search = |term: &str| ClientFilter {
+        search: Some(term.to_owned()),
+        status: None,
+        grant_type: None,
+        limit: 10,
+        after: None,
+    };
+    let found = |page: thetasecure_store::ClientPage| {
+        page.items
+            .into_iter()
+            .map(|c| c.client_id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let clients = store.clients();
+    assert_eq!(
+        found(clients.list(&search("alpha")).await.unwrap()),
+        ["ts_legacy_0"]
+    );
+    assert_eq!(
+        found(clients.list(&search("legacy")).await.unwrap()),
+        ["ts_legacy_1", "ts_legacy_0"]
+    );
+    clients
+        .create(
+            &client("ts_after", "Legacy gamma", at(5)),
+            None,
+            &audit("client.created", "ts_after"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found(clients.list(&search("gamma")).await.unwrap()),
+        ["ts_after"]
+    );
+    store.close().await;
+}
