@@ -23,24 +23,6 @@ conformance!(
     update_moves_the_token_cutoff_only_forward,
 );
 
-fn filter(search: Option<&str>, limit: u32) -> ClientFilter {
-    ClientFilter {
-        search: search.map(str::to_owned),
-        status: None,
-        grant_type: None,
-        limit,
-        after: None,
-    }
-}
-
-async fn ids(env: &Env, filter: ClientFilter) -> Vec<String> {
-    let page = env.store.clients().list(&filter).await.unwrap();
-    page.items
-        .into_iter()
-        .map(|c| c.client_id.to_string())
-        .collect()
-}
-
 async fn create_and_get_round_trip_every_field(env: Env) {
     let clients = env.store.clients();
     let full = full_client("thetasecure-mobile-app", "Mobile App", at(0));
@@ -121,60 +103,57 @@ async fn create_with_secret_stores_it(env: Env) {
 }
 
 async fn list_searches_name_and_id_case_insensitively(env: Env) {
-    let clients = env.store.clients();
-    for (n, (cid, name)) in [
-        ("ts_billing_01", "Billing Service"),
-        ("ts_reports_02", "Nightly Reports"),
-        ("ts_umlaut_03", "ÄRGER Straße Ölfeld"),
-        ("ts_greek_04", "ΣΊΣΥΦΟΣ Worker"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        clients
-            .create(
-                &client(cid, name, at(n as i64)),
-                None,
-                &audit("client.created", cid),
-            )
-            .await
-            .unwrap();
-    }
-    assert_eq!(ids(&env, filter(Some("BILL"), 10)).await, ["ts_billing_01"]);
+    create_clients(
+        &env.store,
+        &[
+            ("ts_billing_01", "Billing Service"),
+            ("ts_reports_02", "Nightly Reports"),
+            ("ts_umlaut_03", "ÄRGER Straße Ölfeld"),
+            ("ts_greek_04", "ΣΊΣΥΦΟΣ Worker"),
+        ],
+    )
+    .await;
     assert_eq!(
-        ids(&env, filter(Some("service"), 10)).await,
+        ids(&env.store, filter(Some("BILL"), 10)).await,
+        ["ts_billing_01"]
+    );
+    assert_eq!(
+        ids(&env.store, filter(Some("service"), 10)).await,
         ["ts_billing_01"]
     );
     // By part of the id, in any case.
     assert_eq!(
-        ids(&env, filter(Some("REPORTS_0"), 10)).await,
+        ids(&env.store, filter(Some("REPORTS_0"), 10)).await,
         ["ts_reports_02"]
     );
     // Non-ASCII case folding is Unicode lowercase, computed in Rust.
-    assert_eq!(ids(&env, filter(Some("ärger"), 10)).await, ["ts_umlaut_03"]);
     assert_eq!(
-        ids(&env, filter(Some("ÖLFELD"), 10)).await,
+        ids(&env.store, filter(Some("ärger"), 10)).await,
         ["ts_umlaut_03"]
     );
     assert_eq!(
-        ids(&env, filter(Some("straße"), 10)).await,
+        ids(&env.store, filter(Some("ÖLFELD"), 10)).await,
         ["ts_umlaut_03"]
     );
     assert_eq!(
-        ids(&env, filter(Some("σίσυφος"), 10)).await,
+        ids(&env.store, filter(Some("straße"), 10)).await,
+        ["ts_umlaut_03"]
+    );
+    assert_eq!(
+        ids(&env.store, filter(Some("σίσυφος"), 10)).await,
         ["ts_greek_04"]
     );
     assert_eq!(
-        ids(&env, filter(Some("ΣΊΣΥΦΟΣ"), 10)).await,
+        ids(&env.store, filter(Some("ΣΊΣΥΦΟΣ"), 10)).await,
         ["ts_greek_04"]
     );
     // Name and id are one text, so a search may span the space between them.
     assert_eq!(
-        ids(&env, filter(Some("service ts_bill"), 10)).await,
+        ids(&env.store, filter(Some("service ts_bill"), 10)).await,
         ["ts_billing_01"]
     );
     assert!(
-        ids(&env, filter(Some("nothing like it"), 10))
+        ids(&env.store, filter(Some("nothing like it"), 10))
             .await
             .is_empty()
     );
@@ -185,104 +164,92 @@ async fn list_searches_name_and_id_case_insensitively(env: Env) {
         "ts_reports_02",
         "ts_billing_01",
     ];
-    assert_eq!(ids(&env, filter(None, 10)).await, all);
-    assert_eq!(ids(&env, filter(Some(""), 10)).await, all);
+    assert_eq!(ids(&env.store, filter(None, 10)).await, all);
+    assert_eq!(ids(&env.store, filter(Some(""), 10)).await, all);
 }
 
 async fn list_search_treats_wildcards_literally(env: Env) {
-    let clients = env.store.clients();
-    for (n, (cid, name)) in [
-        ("ts_pct", "100% Uptime"),
-        ("ts_plain", "1000 Uptime"),
-        ("ts_under", "a_b worker"),
-        ("ts_bslash", "back\\slash"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        clients
-            .create(
-                &client(cid, name, at(n as i64)),
-                None,
-                &audit("client.created", cid),
-            )
-            .await
-            .unwrap();
-    }
-    assert_eq!(ids(&env, filter(Some("0%"), 10)).await, ["ts_pct"]);
-    assert_eq!(ids(&env, filter(Some("%"), 10)).await, ["ts_pct"]);
-    assert_eq!(ids(&env, filter(Some("a_b"), 10)).await, ["ts_under"]);
-    assert_eq!(ids(&env, filter(Some("_b "), 10)).await, ["ts_under"]);
-    assert!(ids(&env, filter(Some("1%0"), 10)).await.is_empty());
-    assert!(ids(&env, filter(Some("'"), 10)).await.is_empty());
-    assert_eq!(ids(&env, filter(Some("k\\s"), 10)).await, ["ts_bslash"]);
-    assert!(ids(&env, filter(Some("\\%"), 10)).await.is_empty());
+    create_clients(
+        &env.store,
+        &[
+            ("ts_pct", "100% Uptime"),
+            ("ts_plain", "1000 Uptime"),
+            ("ts_under", "a_b worker"),
+            ("ts_bslash", "back\\slash"),
+        ],
+    )
+    .await;
+    assert_eq!(ids(&env.store, filter(Some("0%"), 10)).await, ["ts_pct"]);
+    assert_eq!(ids(&env.store, filter(Some("%"), 10)).await, ["ts_pct"]);
+    assert_eq!(ids(&env.store, filter(Some("a_b"), 10)).await, ["ts_under"]);
+    assert_eq!(ids(&env.store, filter(Some("_b "), 10)).await, ["ts_under"]);
+    assert!(ids(&env.store, filter(Some("1%0"), 10)).await.is_empty());
+    assert!(ids(&env.store, filter(Some("'"), 10)).await.is_empty());
+    assert_eq!(
+        ids(&env.store, filter(Some("k\\s"), 10)).await,
+        ["ts_bslash"]
+    );
+    assert!(ids(&env.store, filter(Some("\\%"), 10)).await.is_empty());
 }
 
 async fn list_search_forgets_deleted_clients_and_takes_quotes(env: Env) {
-    let clients = env.store.clients();
-    for (n, (cid, name)) in [
-        ("ts_quote", "Say \"hi\" app"),
-        ("ts_doomed", "Doomed worker"),
-        ("ts_kept", "Kept worker"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        clients
-            .create(
-                &client(cid, name, at(n as i64)),
-                None,
-                &audit("client.created", cid),
-            )
-            .await
-            .unwrap();
-    }
-    assert_eq!(ids(&env, filter(Some("\"hi\" a"), 10)).await, ["ts_quote"]);
-    assert_eq!(ids(&env, filter(Some("\""), 10)).await, ["ts_quote"]);
+    create_clients(
+        &env.store,
+        &[
+            ("ts_quote", "Say \"hi\" app"),
+            ("ts_doomed", "Doomed worker"),
+            ("ts_kept", "Kept worker"),
+        ],
+    )
+    .await;
     assert_eq!(
-        ids(&env, filter(Some("hi\"\""), 10)).await,
+        ids(&env.store, filter(Some("\"hi\" a"), 10)).await,
+        ["ts_quote"]
+    );
+    assert_eq!(ids(&env.store, filter(Some("\""), 10)).await, ["ts_quote"]);
+    assert_eq!(
+        ids(&env.store, filter(Some("hi\"\""), 10)).await,
         Vec::<String>::new()
     );
     assert_eq!(
-        ids(&env, filter(Some("worker"), 10)).await,
+        ids(&env.store, filter(Some("worker"), 10)).await,
         ["ts_kept", "ts_doomed"]
     );
-    clients
+    env.store
+        .clients()
         .delete(&id("ts_doomed"), &audit("client.deleted", "ts_doomed"))
         .await
         .unwrap();
-    assert_eq!(ids(&env, filter(Some("worker"), 10)).await, ["ts_kept"]);
-    assert!(ids(&env, filter(Some("doomed"), 10)).await.is_empty());
+    assert_eq!(
+        ids(&env.store, filter(Some("worker"), 10)).await,
+        ["ts_kept"]
+    );
+    assert!(ids(&env.store, filter(Some("doomed"), 10)).await.is_empty());
     // The id is free again, and a new client under it is found by its new name only.
-    clients
-        .create(
-            &client("ts_doomed", "Reborn", at(9)),
-            None,
-            &audit("client.created", "ts_doomed"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(ids(&env, filter(Some("reborn"), 10)).await, ["ts_doomed"]);
-    assert_eq!(ids(&env, filter(Some("worker"), 10)).await, ["ts_kept"]);
+    create_client(&env.store, "ts_doomed", "Reborn", at(9)).await;
+    assert_eq!(
+        ids(&env.store, filter(Some("reborn"), 10)).await,
+        ["ts_doomed"]
+    );
+    assert_eq!(
+        ids(&env.store, filter(Some("worker"), 10)).await,
+        ["ts_kept"]
+    );
 }
 
 /// More matches than an index lookup is worth (SQLite switches to walking the
 /// newest-first index at 2,000): pages still come newest first, and a rare term among
 /// them is still found.
 async fn list_search_of_a_common_term_pages_newest_first(env: Env) {
-    let clients = env.store.clients();
     let count = 2_005;
     for n in 0..count {
-        let cid = format!("ts_bulk_{n:04}");
-        clients
-            .create(
-                &client(&cid, &format!("Bulk {n:04}"), at(n)),
-                None,
-                &audit("client.created", &cid),
-            )
-            .await
-            .unwrap();
+        create_client(
+            &env.store,
+            &format!("ts_bulk_{n:04}"),
+            &format!("Bulk {n:04}"),
+            at(n),
+        )
+        .await;
     }
     let first = env
         .store
@@ -297,15 +264,15 @@ async fn list_search_of_a_common_term_pages_newest_first(env: Env) {
         ..filter(Some("BULK"), 3)
     };
     assert_eq!(
-        ids(&env, next).await,
+        ids(&env.store, next).await,
         ["ts_bulk_2001", "ts_bulk_2000", "ts_bulk_1999"]
     );
     assert_eq!(
-        ids(&env, filter(Some("bulk 0007"), 10)).await,
+        ids(&env.store, filter(Some("bulk 0007"), 10)).await,
         ["ts_bulk_0007"]
     );
     assert_eq!(
-        ids(&env, filter(Some("ulk 200"), 10)).await,
+        ids(&env.store, filter(Some("ulk 200"), 10)).await,
         [
             "ts_bulk_2004",
             "ts_bulk_2003",
@@ -336,29 +303,33 @@ async fn list_filters_by_status_and_grant_type(env: Env) {
         after: None,
     };
     assert_eq!(
-        ids(&env, with(Some(ClientStatus::Disabled), None, None)).await,
+        ids(&env.store, with(Some(ClientStatus::Disabled), None, None)).await,
         ["ts_disabled"]
     );
     assert_eq!(
-        ids(&env, with(Some(ClientStatus::Active), None, None)).await,
+        ids(&env.store, with(Some(ClientStatus::Active), None, None)).await,
         ["ts_native", "ts_machine"]
     );
     assert_eq!(
-        ids(&env, with(None, Some(GrantType::ClientCredentials), None)).await,
+        ids(
+            &env.store,
+            with(None, Some(GrantType::ClientCredentials), None)
+        )
+        .await,
         ["ts_disabled", "ts_machine"]
     );
     assert_eq!(
-        ids(&env, with(None, Some(GrantType::RefreshToken), None)).await,
+        ids(&env.store, with(None, Some(GrantType::RefreshToken), None)).await,
         ["ts_native"]
     );
     assert!(
-        ids(&env, with(None, Some(GrantType::Password), None))
+        ids(&env.store, with(None, Some(GrantType::Password), None))
             .await
             .is_empty()
     );
     assert_eq!(
         ids(
-            &env,
+            &env.store,
             with(
                 Some(ClientStatus::Active),
                 Some(GrantType::ClientCredentials),
@@ -370,7 +341,7 @@ async fn list_filters_by_status_and_grant_type(env: Env) {
     );
     assert!(
         ids(
-            &env,
+            &env.store,
             with(
                 Some(ClientStatus::Disabled),
                 Some(GrantType::AuthorizationCode),
@@ -483,8 +454,8 @@ async fn update_replaces_metadata(env: Env) {
     assert_eq!(stored, changed);
     assert_eq!(stored.created_at, original.created_at);
     // The search column follows the new name.
-    assert_eq!(ids(&env, filter(Some("äfter"), 10)).await, ["ts_upd"]);
-    assert!(ids(&env, filter(Some("before"), 10)).await.is_empty());
+    assert_eq!(ids(&env.store, filter(Some("äfter"), 10)).await, ["ts_upd"]);
+    assert!(ids(&env.store, filter(Some("before"), 10)).await.is_empty());
     assert_eq!(
         audit_actions(&env.store).await,
         ["client.updated", "client.created"]

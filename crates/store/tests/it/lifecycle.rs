@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use thetasecure_store::testing::TestDatabase;
-use thetasecure_store::{ClientFilter, Engine, Store, StoreError};
+use thetasecure_store::{Engine, Store, StoreError};
 
 use crate::support::*;
 
@@ -207,33 +207,15 @@ async fn sqlite_search_index_survives_vacuum() {
     let db = TestDatabase::new(Engine::Sqlite).await.unwrap();
     let store = db.store().await;
     let clients = store.clients();
-    let search = |term: &'static str| {
-        let store = store.clone();
-        async move {
-            let filter = ClientFilter {
-                search: Some(term.to_owned()),
-                status: None,
-                grant_type: None,
-                limit: 50,
-                after: None,
-            };
-            let page = store.clients().list(&filter).await.unwrap();
-            page.items
-                .into_iter()
-                .map(|c| c.client_id.to_string())
-                .collect::<Vec<_>>()
-        }
-    };
+    let search = |term: &str| ids(&store, filter(Some(term), 50));
     for n in 0..20 {
-        let cid = format!("ts_vac_{n:02}");
-        clients
-            .create(
-                &client(&cid, &format!("Vacuumed {n:02}"), at(n)),
-                None,
-                &audit("client.created", &cid),
-            )
-            .await
-            .unwrap();
+        create_client(
+            &store,
+            &format!("ts_vac_{n:02}"),
+            &format!("Vacuumed {n:02}"),
+            at(n),
+        )
+        .await;
     }
     for n in (0..20).step_by(2) {
         let cid = format!("ts_vac_{n:02}");
@@ -256,14 +238,7 @@ async fn sqlite_search_index_survives_vacuum() {
         .delete(&id("ts_vac_13"), &audit("client.deleted", "ts_vac_13"))
         .await
         .unwrap();
-    clients
-        .create(
-            &client("ts_vac_new", "Vacuumed new", at(30)),
-            None,
-            &audit("client.created", "ts_vac_new"),
-        )
-        .await
-        .unwrap();
+    create_client(&store, "ts_vac_new", "Vacuumed new", at(30)).await;
     assert!(search("vacuumed 13").await.is_empty());
     assert_eq!(search("vacuumed 15").await, ["ts_vac_15"]);
     assert_eq!(search("ed new").await, ["ts_vac_new"]);
@@ -279,18 +254,14 @@ async fn sqlite_search_index_migration_indexes_existing_clients() {
 
     let db = TestDatabase::new(Engine::Sqlite).await.unwrap();
     let store = db.store().await;
-    for (n, name) in ["Legacy alpha", "Legacy beta"].into_iter().enumerate() {
-        let cid = format!("ts_legacy_{n}");
-        store
-            .clients()
-            .create(
-                &client(&cid, name, at(n as i64)),
-                None,
-                &audit("client.created", &cid),
-            )
-            .await
-            .unwrap();
-    }
+    create_clients(
+        &store,
+        &[
+            ("ts_legacy_0", "Legacy alpha"),
+            ("ts_legacy_1", "Legacy beta"),
+        ],
+    )
+    .await;
     // Back to the schema before the index, clients kept.
     let path = db.url().strip_prefix("sqlite://").unwrap().to_owned();
     let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
@@ -309,39 +280,10 @@ async fn sqlite_search_index_migration_indexes_existing_clients() {
     raw.close().await.unwrap();
 
     store.migrate().await.unwrap();
-    let search = |term: &str| ClientFilter {
-        search: Some(term.to_owned()),
-        status: None,
-        grant_type: None,
-        limit: 10,
-        after: None,
-    };
-    let found = |page: thetasecure_store::ClientPage| {
-        page.items
-            .into_iter()
-            .map(|c| c.client_id.to_string())
-            .collect::<Vec<_>>()
-    };
-    let clients = store.clients();
-    assert_eq!(
-        found(clients.list(&search("alpha")).await.unwrap()),
-        ["ts_legacy_0"]
-    );
-    assert_eq!(
-        found(clients.list(&search("legacy")).await.unwrap()),
-        ["ts_legacy_1", "ts_legacy_0"]
-    );
-    clients
-        .create(
-            &client("ts_after", "Legacy gamma", at(5)),
-            None,
-            &audit("client.created", "ts_after"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        found(clients.list(&search("gamma")).await.unwrap()),
-        ["ts_after"]
-    );
+    let search = |term: &str| ids(&store, filter(Some(term), 10));
+    assert_eq!(search("alpha").await, ["ts_legacy_0"]);
+    assert_eq!(search("legacy").await, ["ts_legacy_1", "ts_legacy_0"]);
+    create_client(&store, "ts_after", "Legacy gamma", at(5)).await;
+    assert_eq!(search("gamma").await, ["ts_after"]);
     store.close().await;
 }

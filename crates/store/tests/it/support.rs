@@ -8,7 +8,9 @@ use thetasecure_core::redirect_uri::RedirectUri;
 use thetasecure_core::scope::ScopeSet;
 use thetasecure_core::secret::SecretHash;
 use thetasecure_store::testing::TestDatabase;
-use thetasecure_store::{AuditEntry, Engine, ScopeRecord, SecretRecord, SigningKeyRecord, Store};
+use thetasecure_store::{
+    AuditEntry, ClientFilter, Engine, ScopeRecord, SecretRecord, SigningKeyRecord, Store,
+};
 
 /// What a case gets: a migrated store on a fresh database, and that database's URL (to
 /// open a second store on it).
@@ -187,5 +189,45 @@ pub async fn audit_actions(store: &Store) -> Vec<String> {
         .unwrap()
         .into_iter()
         .map(|event| event.action)
+        .collect()
+}
+
+/// Stores `client(client_id, name, created_at)` with its creation audit entry.
+pub async fn create_client(store: &Store, client_id: &str, name: &str, created_at: Timestamp) {
+    store
+        .clients()
+        .create(
+            &client(client_id, name, created_at),
+            None,
+            &audit("client.created", client_id),
+        )
+        .await
+        .unwrap();
+}
+
+/// Stores `(client_id, name)` pairs in order, the first oldest (`at(0)`, `at(1)`, …).
+pub async fn create_clients(store: &Store, named: &[(&str, &str)]) {
+    for (n, (client_id, name)) in (0..).zip(named) {
+        create_client(store, client_id, name, at(n)).await;
+    }
+}
+
+/// A listing filter: `search`, at most `limit` rows, first page.
+pub fn filter(search: Option<&str>, limit: u32) -> ClientFilter {
+    ClientFilter {
+        search: search.map(str::to_owned),
+        status: None,
+        grant_type: None,
+        limit,
+        after: None,
+    }
+}
+
+/// The client ids of one listed page, in order.
+pub async fn ids(store: &Store, filter: ClientFilter) -> Vec<String> {
+    let page = store.clients().list(&filter).await.unwrap();
+    page.items
+        .into_iter()
+        .map(|c| c.client_id.to_string())
         .collect()
 }
