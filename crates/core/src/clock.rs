@@ -1,6 +1,7 @@
 //! Time comes from a `Clock`, so expiry rules are testable with a `FixedClock`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -40,8 +41,12 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        Timestamp(i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX))
+        // Milliseconds straight from the system clock: going through `OffsetDateTime`
+        // computed a calendar date on every call, twice per introspection.
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
     }
 }
 
@@ -74,6 +79,16 @@ mod tests {
         assert_eq!(
             Timestamp(1_764_174_057_123).to_rfc3339(),
             "2025-11-26T16:20:57.123Z"
+        );
+    }
+
+    #[test]
+    fn system_clock_reads_unix_milliseconds() {
+        let calendar = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let now = i128::from(SystemClock.now().0);
+        assert!(
+            (calendar..calendar + 1_000).contains(&now),
+            "{now} vs {calendar}"
         );
     }
 
