@@ -62,25 +62,24 @@ impl App {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+    use thetasecure_core::Timestamp;
     use thetasecure_core::token::AccessTokenClaims;
+
+    use crate::token::access::new_jti;
 
     #[test]
     fn the_response_carries_every_claim_with_active_and_token_type() {
         let claims = AccessTokenClaims {
             iss: "https://id.example".into(),
-            sub: "ts_x".into(),
+            sub: "ts_\"x".into(),
             aud: "https://id.example".into(),
             exp: 2,
             iat: 1,
-            jti: "j\"q".into(),
+            jti: new_jti(Timestamp(1_000)),
             client_id: "ts_x".into(),
             scope: "a b".into(),
         };
-        let json = serde_json::to_string(&claims).unwrap().into();
-        let active = Introspection::Active(Arc::new(VerifiedClaims {
-            claims: claims.clone(),
-            json,
-        }));
+        let active = Introspection::Active(Arc::new(VerifiedClaims::new(claims.clone()).unwrap()));
         let mut expected = serde_json::to_value(&claims).unwrap();
         expected["active"] = json!(true);
         expected["token_type"] = json!("Bearer");

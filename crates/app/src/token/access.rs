@@ -45,6 +45,22 @@ fn jti_issued_at(jti: &str) -> Option<Timestamp> {
     Some(Timestamp(i64::try_from(millis).ok()?))
 }
 
+impl VerifiedClaims {
+    /// `None` for claims no token of ours carries: a client id that is not one, or a `jti`
+    /// without its issuing instant.
+    pub(crate) fn new(claims: AccessTokenClaims) -> Option<Self> {
+        let client_id = ClientId::parse(&claims.client_id)?;
+        let issued_at = jti_issued_at(&claims.jti)?;
+        let json = serde_json::to_string(&claims).ok()?.into();
+        Some(Self {
+            claims,
+            json,
+            client_id,
+            issued_at,
+        })
+    }
+}
+
 impl App {
     /// `Ok(None)` for anything that is not an active token of ours; `Err` only when
     /// storage failed, so an outage is never reported as "inactive" or "active".
@@ -60,20 +76,14 @@ impl App {
         if revoked || claims.iss != self.issuer() || claims.exp <= now.unix_seconds() {
             return Ok(None);
         }
-        let Some(issued_at) = jti_issued_at(&claims.jti) else {
-            return Ok(None);
-        };
-        let Some(client_id) = ClientId::parse(&claims.client_id) else {
-            return Ok(None);
-        };
-        let Some(entry) = self.client_entry(&client_id).await? else {
+        let Some(entry) = self.client_entry(&verified.client_id).await? else {
             return Ok(None);
         };
         let client = &entry.client;
         if !client.is_active()
             || client
                 .tokens_revoked_before
-                .is_some_and(|before| issued_at < before)
+                .is_some_and(|before| verified.issued_at < before)
         {
             return Ok(None);
         }
@@ -155,15 +165,10 @@ impl App {
                 .current()
                 .verify::<AccessTokenClaims>(token, ACCESS_TOKEN_TYP);
         }
-        let Ok(verified) = verified else {
-            return Ok(None);
-        };
-        let json = serde_json::to_string(&verified.claims)
-            .map_err(|e| TokenError::Internal(format!("serializing claims: {e}")))?;
-        Ok(Some(Arc::new(VerifiedClaims {
-            claims: verified.claims,
-            json: json.into(),
-        })))
+        Ok(verified
+            .ok()
+            .and_then(|verified| VerifiedClaims::new(verified.claims))
+            .map(Arc::new))
     }
 
     /// After this instance revoked a token: stop trusting its cached state.
@@ -182,5 +187,33 @@ mod tests {
         assert_eq!(jti_issued_at(&new_jti(at)), Some(at));
         assert_ne!(new_jti(at), new_jti(at));
         assert_eq!(jti_issued_at("not-a-uuid"), None);
+    }
+
+    #[test]
+    fn verified_claims_carry_their_client_and_issuing_instant() {
+        let at = Timestamp(1_795_710_057_123);
+        let claims = AccessTokenClaims {
+            iss: "https://id.example".into(),
+            sub: "ts_abc".into(),
+            aud: "https://id.example".into(),
+            exp: 2,
+            iat: 1,
+            jti: new_jti(at),
+            client_id: "ts_abc".into(),
+            scope: "a".into(),
+        };
+        let verified = VerifiedClaims::new(claims.clone()).unwrap();
+        assert_eq!(verified.client_id.as_str(), "ts_abc");
+        assert_eq!(verified.issued_at, at);
+        let not_an_id = AccessTokenClaims {
+            client_id: "ts abc".into(),
+            ..claims.clone()
+        };
+        assert!(VerifiedClaims::new(not_an_id).is_none());
+        let no_instant = AccessTokenClaims {
+            jti: uuid::Uuid::nil().to_string(),
+            ..claims
+        };
+        assert!(VerifiedClaims::new(no_instant).is_none());
     }
 }
