@@ -8,8 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use data_encoding::BASE64;
 use serde_json::Value;
 use thetasecure_app::ClientCredentials;
 use thetasecure_core::OAuthError;
@@ -23,16 +22,18 @@ fn invalid(description: impl Into<String>) -> ApiError {
     OAuthError::invalid_request(description).into()
 }
 
+/// Whether `Content-Type` names one of `accepted`, ignoring case, parameters and the
+/// whitespace around the media type (RFC 9110 §8.3.1).
 fn has_media_type(headers: &HeaderMap, accepted: &[&str]) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| {
-            accepted
-                .iter()
-                .any(|ok| media.trim().eq_ignore_ascii_case(ok))
-        })
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let value = value.as_bytes();
+    let media = &value[..memchr::memchr(b';', value).unwrap_or(value.len())];
+    let media = media.trim_ascii();
+    accepted
+        .iter()
+        .any(|ok| media.eq_ignore_ascii_case(ok.as_bytes()))
 }
 
 /// The whole body, refused with 413 beyond `MAX_BODY_BYTES` (SECURITY D4): a declared
@@ -121,9 +122,9 @@ fn decode_pair(pair: &[u8]) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
 
 /// One form-urlencoded component on its own, as `Authorization: Basic` carries the client
 /// id and secret (RFC 6749 §2.3.1).
-fn decode_component(encoded: &str) -> String {
+fn decode_component(encoded: String) -> String {
     if memchr::memchr2(b'%', b'+', encoded.as_bytes()).is_none() {
-        return encoded.to_owned();
+        return encoded;
     }
     url::form_urlencoded::parse(format!("v={encoded}").as_bytes())
         .next()
@@ -195,9 +196,13 @@ impl OAuthForm {
                             .or_else(|| v.strip_prefix("basic "))
                     })
                     .ok_or_else(basic_error)?;
-                let decoded = STANDARD.decode(encoded.trim()).map_err(|_| basic_error())?;
-                let decoded = String::from_utf8(decoded).map_err(|_| basic_error())?;
-                let (id, secret) = decoded.split_once(':').ok_or_else(basic_error)?;
+                let decoded = BASE64
+                    .decode(encoded.trim().as_bytes())
+                    .map_err(|_| basic_error())?;
+                let mut id = String::from_utf8(decoded).map_err(|_| basic_error())?;
+                let colon = id.find(':').ok_or_else(basic_error)?;
+                let secret = id.split_off(colon + 1);
+                id.truncate(colon);
                 let client_id = decode_component(id);
                 if self
                     .get("client_id")
@@ -339,8 +344,8 @@ mod tests {
             let params = Params::parse(encoded).unwrap();
             assert_eq!(params.get(name), Some(value), "{encoded:?}");
         }
-        assert_eq!(decode_component("id%3Awith+space"), "id:with space");
-        assert_eq!(decode_component("plain"), "plain");
+        assert_eq!(decode_component("id%3Awith+space".into()), "id:with space");
+        assert_eq!(decode_component("plain".into()), "plain");
     }
 
     #[tokio::test]
@@ -351,6 +356,63 @@ mod tests {
         assert_eq!(refused.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
         let request = Request::new(axum::body::Body::from(vec![b'a'; MAX_BODY_BYTES]));
         assert_eq!(body_bytes(request).await.unwrap().len(), MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn media_types_match_without_case_parameters_or_spaces() {
+        let form = ["application/x-www-form-urlencoded"];
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            has_media_type(&headers, &form)
+        };
+        assert!(with("application/x-www-form-urlencoded"));
+        assert!(with("Application/X-WWW-Form-URLEncoded; charset=UTF-8"));
+        assert!(with(" application/x-www-form-urlencoded ;charset=utf-8"));
+        assert!(!with("application/json"));
+        assert!(!with("application/x-www-form-urlencoded-not"));
+        assert!(!with(""));
+        assert!(!has_media_type(&HeaderMap::new(), &form));
+    }
+
+    fn basic_form(authorization: &str) -> OAuthForm {
+        OAuthForm {
+            params: Params::default(),
+            authorization: Some(HeaderValue::from_str(authorization).unwrap()),
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded_as_rfc_6749_says() {
+        let source = IpAddr::from([127, 0, 0, 1]);
+        let basic = |raw: &str| format!("Basic {}", BASE64.encode(raw.as_bytes()));
+        for (sent, id, secret) in [
+            (basic("ts_a:tss_b"), "ts_a", "tss_b"),
+            // Each part is form-urlencoded first (§2.3.1); the secret may hold a colon.
+            (basic("id%3Ax:se+cr%25et"), "id:x", "se cr%et"),
+            (basic("ts_a:b:c"), "ts_a", "b:c"),
+            (format!("basic {}", BASE64.encode(b"ts_a:s")), "ts_a", "s"),
+        ] {
+            let (credentials, was_basic) = basic_form(&sent).client_credentials(source).unwrap();
+            assert!(was_basic);
+            assert_eq!(credentials.client_id, id, "{sent}");
+            assert_eq!(credentials.secret.expose(), secret, "{sent}");
+        }
+        for malformed in [
+            "Basic !!!!".to_owned(),
+            basic("no-colon"),
+            format!("Basic {}", BASE64.encode(b"\xff:\xfe")),
+            "Bearer abc".to_owned(),
+        ] {
+            let refused = basic_form(&malformed)
+                .client_credentials(source)
+                .unwrap_err();
+            assert_eq!(
+                refused.status(),
+                axum::http::StatusCode::UNAUTHORIZED,
+                "{malformed}"
+            );
+        }
     }
 
     #[test]

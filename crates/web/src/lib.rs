@@ -83,6 +83,8 @@ pub async fn serve(
 pub struct HttpService {
     router: Router,
     request_ids: SequentialRequestId,
+    /// Whether request spans are on; only they read a generated id from the request.
+    traced: bool,
 }
 
 impl HttpService {
@@ -92,7 +94,8 @@ impl HttpService {
         // timeout layer that stood here, the token and introspection paths came out ahead
         // in every pair of A/B runs of bench/run (docs/performance.md). Store calls carry
         // their own timeouts (pool acquire, busy timeout), which answer 503 rather than hang.
-        let router = if tracing::enabled!(target: "thetasecure_web", tracing::Level::DEBUG) {
+        let traced = tracing::enabled!(target: "thetasecure_web", tracing::Level::DEBUG);
+        let router = if traced {
             router
                 .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
                 // Credentials must never reach a log line, whatever a span formatter prints.
@@ -106,6 +109,7 @@ impl HttpService {
         Self {
             router,
             request_ids: SequentialRequestId::new(),
+            traced,
         }
     }
 }
@@ -124,7 +128,11 @@ impl Service<Request> for HttpService {
             Some(sent) => Some(sent.clone()),
             None => {
                 let id = self.request_ids.next();
-                if let Some(id) = &id {
+                // The request's header map is sized for what the caller sent; one more
+                // header regrows it, which untraced requests need not pay for.
+                if self.traced
+                    && let Some(id) = &id
+                {
                     request.headers_mut().insert(REQUEST_ID, id.clone());
                 }
                 id
