@@ -1,5 +1,6 @@
 //! `/oauth2/token`, `/oauth2/introspect` and `/oauth2/revoke`.
 
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -47,11 +48,7 @@ pub async fn introspect(
         .introspect(&credentials, token)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
-    let json = [(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    )];
-    Ok(no_store((json, answer.to_json())))
+    Ok(json_no_store(answer.to_json()))
 }
 
 pub async fn revoke(
@@ -66,13 +63,16 @@ pub async fn revoke(
     Ok(no_store(()))
 }
 
-/// A JSON body written by the use case, never cached.
+/// A JSON body written by the use case, never cached. Built directly rather than
+/// from a `(headers, body)` tuple, which writes a `text/plain` content type first and
+/// then replaces it: the token and introspection answers are the hot path.
 fn json_no_store(body: String) -> Response {
-    let json = [(
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
-    )];
-    no_store((json, body))
+    );
+    no_store(response)
 }
 
 /// The caller's credentials (and whether Basic carried them) and the `token` parameter,
