@@ -306,6 +306,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::access::test_claims;
 
     #[test]
     fn entries_expire_and_capacity_clears() {
@@ -378,22 +379,7 @@ mod tests {
         );
         let builder = TailHashing::default();
         assert_eq!(builder.hash_one(&genuine), builder.hash_one(&forged));
-        let claims = AccessTokenClaims {
-            iss: "https://id.example".into(),
-            sub: "ts_abc".into(),
-            aud: "https://id.example".into(),
-            exp: 2,
-            iat: 1,
-            jti: "j".into(),
-            client_id: "ts_abc".into(),
-            scope: String::new(),
-        };
-        let verified = Arc::new(VerifiedClaims {
-            claims,
-            json: "{}".into(),
-            client_id: ClientId::fixed("ts_abc"),
-            issued_at: Timestamp(1),
-        });
+        let verified = Arc::new(VerifiedClaims::new(test_claims(Timestamp(1_000))).unwrap());
         let t0 = Instant::now();
         cache.insert(&genuine, verified, false, t0, cache.generation(&genuine));
         assert!(matches!(cache.get(&genuine, t0), Cached::Fresh(_)));

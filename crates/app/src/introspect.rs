@@ -65,19 +65,14 @@ mod tests {
     use thetasecure_core::Timestamp;
     use thetasecure_core::token::AccessTokenClaims;
 
-    use crate::token::access::new_jti;
+    use crate::token::access::test_claims;
 
     #[test]
     fn the_response_carries_every_claim_with_active_and_token_type() {
         let claims = AccessTokenClaims {
-            iss: "https://id.example".into(),
             sub: "ts_\"x".into(),
-            aud: "https://id.example".into(),
-            exp: 2,
-            iat: 1,
-            jti: new_jti(Timestamp(1_000)),
-            client_id: "ts_x".into(),
             scope: "a b".into(),
+            ..test_claims(Timestamp(1_000))
         };
         let active = Introspection::Active(Arc::new(VerifiedClaims::new(claims.clone()).unwrap()));
         let mut expected = serde_json::to_value(&claims).unwrap();

@@ -177,6 +177,21 @@ impl App {
     }
 }
 
+/// Claims of a token issued to `ts_abc` at `issued_at`, for the tests of this crate.
+#[cfg(test)]
+pub(crate) fn test_claims(issued_at: Timestamp) -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: "https://id.example".into(),
+        sub: "ts_abc".into(),
+        aud: "https://id.example".into(),
+        exp: issued_at.unix_seconds() + 300,
+        iat: issued_at.unix_seconds(),
+        jti: new_jti(issued_at),
+        client_id: "ts_abc".into(),
+        scope: "a".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,16 +207,7 @@ mod tests {
     #[test]
     fn verified_claims_carry_their_client_and_issuing_instant() {
         let at = Timestamp(1_795_710_057_123);
-        let claims = AccessTokenClaims {
-            iss: "https://id.example".into(),
-            sub: "ts_abc".into(),
-            aud: "https://id.example".into(),
-            exp: 2,
-            iat: 1,
-            jti: new_jti(at),
-            client_id: "ts_abc".into(),
-            scope: "a".into(),
-        };
+        let claims = test_claims(at);
         let verified = VerifiedClaims::new(claims.clone()).unwrap();
         assert_eq!(verified.client_id.as_str(), "ts_abc");
         assert_eq!(verified.issued_at, at);
