@@ -10,6 +10,7 @@ conformance!(
     create_and_get_round_trip_every_field,
     create_refuses_a_duplicate_id,
     create_with_secret_stores_it,
+    concurrent_creates_stand_or_fall_alone,
     list_searches_name_and_id_case_insensitively,
     list_search_treats_wildcards_literally,
     list_search_forgets_deleted_clients_and_takes_quotes,
@@ -99,6 +100,67 @@ async fn create_with_secret_stores_it(env: Env) {
     assert_eq!(
         env.store.secrets().list(&c.client_id).await.unwrap(),
         vec![s]
+    );
+}
+
+/// SQLite commits concurrent creates in groups, one transaction for many creates: a
+/// create that fails after writing its client row must leave nothing behind, and the
+/// creates queued with it must still be committed.
+async fn concurrent_creates_stand_or_fall_alone(env: Env) {
+    let clients = env.store.clients();
+    let taken = secret("ts_first", "s-taken", at(0));
+    clients
+        .create(
+            &client("ts_first", "First", at(0)),
+            Some(&taken),
+            &audit("client.created", "ts_first"),
+        )
+        .await
+        .unwrap();
+    const FAILING: usize = 7;
+    let batch: Vec<_> = (0..20)
+        .map(|n| {
+            let client_id = format!("ts_concurrent_{n:02}");
+            // This one's client row goes in, then its secret id collides.
+            let secret_id = if n == FAILING {
+                "s-taken".to_owned()
+            } else {
+                format!("s-concurrent-{n}")
+            };
+            let secret = secret(&client_id, &secret_id, at(1));
+            let entry = audit("client.created", &client_id);
+            (client(&client_id, "Concurrent", at(1)), secret, entry)
+        })
+        .collect();
+    let outcomes = futures::future::join_all(
+        batch
+            .iter()
+            .map(|(client, secret, entry)| clients.create(client, Some(secret), entry)),
+    )
+    .await;
+
+    for (n, ((client, secret, _), outcome)) in batch.iter().zip(&outcomes).enumerate() {
+        let stored = clients.get(&client.client_id).await.unwrap();
+        let secrets = env.store.secrets().list(&client.client_id).await.unwrap();
+        if n == FAILING {
+            assert!(
+                matches!(outcome, Err(StoreError::Conflict(_))),
+                "{outcome:?}"
+            );
+            assert_eq!(stored, None);
+            assert!(secrets.is_empty());
+        } else {
+            assert_eq!(outcome, &Ok(()));
+            assert_eq!(stored.as_ref(), Some(client));
+            assert_eq!(secrets, vec![secret.clone()]);
+        }
+    }
+    assert_eq!(clients.count().await.unwrap(), 20);
+    assert_eq!(audit_actions(&env.store).await.len(), 20);
+    assert_eq!(
+        ids(&env.store, filter(Some("concurrent"), 50)).await.len(),
+        19,
+        "the failed create left nothing in the search index"
     );
 }
 
