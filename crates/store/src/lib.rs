@@ -5,6 +5,7 @@
 //! writes it in the same transaction, so the audit log and the data cannot disagree.
 
 mod error;
+mod group_commit;
 mod postgres;
 mod records;
 mod rows;
@@ -54,7 +55,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Sqlite(sqlite::Db),
-    Postgres(sqlx::PgPool),
+    Postgres(postgres::Db),
 }
 
 impl Store {

@@ -2,9 +2,7 @@
 //! so a transaction that reads and then writes waits for the write lock up front (busy
 //! timeout) instead of failing with SQLITE_BUSY_SNAPSHOT half-way (SECURITY 1.17).
 
-use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +13,9 @@ use sqlx::{SqlitePool, Transaction};
 use thetasecure_core::Timestamp;
 use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
-use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::group_commit::{GroupCommits, GroupWrite, WriteFuture, WriteTransactions};
 use crate::rows::{
     AuditRow, ClientRow, ClientValues, INSERT_AUDIT, INSERT_CLIENT, ScopeRow, SecretRow,
     SigningKeyRow, audit_details, bind_audit, bind_client, bind_secret, client_columns,
@@ -32,7 +31,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The SQLite store: a connection pool, the turn its writers queue for, and the queue of
-/// writes that are committed in groups.
+/// writes that are committed in groups (`group_commit`).
 ///
 /// SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
 /// the busy handler (1 ms, growing to 100 ms) before trying again, so under concurrent
@@ -43,7 +42,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Db {
     pool: SqlitePool,
     write_turn: WriteTurn,
-    group_commits: mpsc::Sender<QueuedWrite>,
+    group_commits: GroupCommits<SqliteConnection>,
 }
 
 #[derive(Clone, Default)]
@@ -61,8 +60,14 @@ impl WriteTurn {
 impl Db {
     fn new(pool: SqlitePool) -> Self {
         let write_turn = WriteTurn::default();
-        let (group_commits, queue) = mpsc::channel(GROUP_COMMIT_MAX);
-        tokio::spawn(commit_groups(pool.clone(), write_turn.clone(), queue));
+        // One committer: SQLite has one writer at a time anyway.
+        let group_commits = GroupCommits::start(
+            SqliteWrites {
+                pool: pool.clone(),
+                turn: write_turn.clone(),
+            },
+            1,
+        );
         Db {
             pool,
             write_turn,
@@ -74,109 +79,9 @@ impl Db {
         self.write_turn.take().await
     }
 
-    /// Runs `write` in the next group commit and answers once that group has committed:
-    /// a success is durable, and a failure has left nothing of this write behind.
-    async fn write_in_group(&self, write: Box<dyn GroupWrite>) -> Result<(), StoreError> {
-        let stopped = || StoreError::Unavailable("the store is shutting down".into());
-        let (done, outcome) = oneshot::channel();
-        self.group_commits
-            .send(QueuedWrite { write, done })
-            .await
-            .map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?
-    }
-
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-// ---- group commit ----
-//
-// A client create on SQLite spent most of its time in what every commit pays whatever
-// it holds: the WAL sync and the WAL frames of a dozen touched pages. Writes queued while
-// one group commits therefore wait for the next group and share its transaction.
-//
-// A failed write must leave nothing behind, and the others must stand. A savepoint per
-// write would do that, but FTS5 writes out its pending rows as a new segment at every
-// savepoint (so it does already at each `INSERT INTO clients`, whose search trigger
-// makes SQLite open a statement savepoint). Instead a write that fails rolls back its
-// whole group, and then every write of that group runs again in a transaction of its
-// own. Writes fail rarely (a duplicate client id), so the replay costs little.
-
-/// The most writes one group commit takes; the rest wait for the next.
-const GROUP_COMMIT_MAX: usize = 64;
-
-type WriteFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
-
-/// A write that can join a group commit. It may run twice (see above), each time in a
-/// transaction that is rolled back if any write in it fails.
-trait GroupWrite: Send + Sync {
-    fn write<'a>(&'a self, conn: &'a mut SqliteConnection) -> WriteFuture<'a>;
-}
-
-struct QueuedWrite {
-    write: Box<dyn GroupWrite>,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// The group committer: runs until every `Db` handle is dropped.
-async fn commit_groups(pool: SqlitePool, turn: WriteTurn, mut queue: mpsc::Receiver<QueuedWrite>) {
-    let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
-    while queue.recv_many(&mut group, GROUP_COMMIT_MAX).await > 0 {
-        let (writes, waiters): (Vec<_>, Vec<_>) = group
-            .drain(..)
-            .map(|queued| (queued.write, queued.done))
-            .unzip();
-        let outcomes = match commit_together(&pool, &turn, &writes).await {
-            Ok(()) => vec![Ok(()); writes.len()],
-            Err(Failure::OfAWrite) => commit_each(&pool, &turn, &writes).await,
-            Err(Failure::OfTheGroup(failure)) => vec![Err(failure); writes.len()],
-        };
-        for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
-            // The caller may have gone (its request was dropped); its write stands.
-            let _ = waiter.send(outcome);
-        }
-    }
-}
-
-enum Failure {
-    /// A write failed, and the group was rolled back.
-    OfAWrite,
-    /// The transaction could not begin or commit: every write gets this.
-    OfTheGroup(StoreError),
-}
-
-async fn commit_together(
-    pool: &SqlitePool,
-    turn: &WriteTurn,
-    writes: &[Box<dyn GroupWrite>],
-) -> Result<(), Failure> {
-    let mut tx = begin_write_on(pool, turn)
-        .await
-        .map_err(Failure::OfTheGroup)?;
-    for write in writes {
-        // Dropping `tx` rolls the group back.
-        write.write(&mut tx).await.map_err(|_| Failure::OfAWrite)?;
-    }
-    commit(tx).await.map_err(Failure::OfTheGroup)
-}
-
-async fn commit_each(
-    pool: &SqlitePool,
-    turn: &WriteTurn,
-    writes: &[Box<dyn GroupWrite>],
-) -> Vec<Result<(), StoreError>> {
-    let mut outcomes = Vec::with_capacity(writes.len());
-    for write in writes {
-        let outcome = async {
-            let mut tx = begin_write_on(pool, turn).await?;
-            write.write(&mut tx).await?;
-            commit(tx).await
-        };
-        outcomes.push(outcome.await);
-    }
-    outcomes
 }
 
 /// A write transaction, holding the write turn until it commits or is dropped.
@@ -325,6 +230,25 @@ async fn begin_write_on(pool: &SqlitePool, turn: &WriteTurn) -> Result<Tx, Store
     Ok(Tx { tx, _turn: turn })
 }
 
+/// Group commits take the write turn like any writer.
+struct SqliteWrites {
+    pool: SqlitePool,
+    turn: WriteTurn,
+}
+
+impl WriteTransactions for SqliteWrites {
+    type Connection = SqliteConnection;
+    type Tx = Tx;
+
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        begin_write_on(&self.pool, &self.turn).await
+    }
+
+    async fn commit(tx: Tx) -> Result<(), StoreError> {
+        commit(tx).await
+    }
+}
+
 async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.tx.commit().await.map_err(error)
 }
@@ -401,12 +325,13 @@ pub(crate) async fn create_client(
     secret: Option<&SecretRecord>,
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    db.write_in_group(Box::new(NewClientRows {
-        client: client.clone(),
-        secret: secret.cloned(),
-        audit: audit.clone(),
-    }))
-    .await
+    db.group_commits
+        .write(Box::new(NewClientRows {
+            client: client.clone(),
+            secret: secret.cloned(),
+            audit: audit.clone(),
+        }))
+        .await
 }
 
 /// A client create's rows: the client, its first secret, the audit entry.
@@ -416,7 +341,7 @@ struct NewClientRows {
     audit: AuditEntry,
 }
 
-impl GroupWrite for NewClientRows {
+impl GroupWrite<SqliteConnection> for NewClientRows {
     fn write<'a>(&'a self, conn: &'a mut SqliteConnection) -> WriteFuture<'a> {
         Box::pin(async move {
             insert_client(conn, &self.client).await?;
