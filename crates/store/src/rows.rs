@@ -134,6 +134,24 @@ pub(crate) fn grant_needle(grant: GrantType) -> String {
     format!("\"{}\"", grant.as_str())
 }
 
+/// A client create's rows: the client, its first secret and the audit entry, owned so
+/// that the create can wait in a group commit's queue.
+pub(crate) struct NewClientRows {
+    pub client: Client,
+    pub secret: Option<SecretRecord>,
+    pub audit: AuditEntry,
+}
+
+impl NewClientRows {
+    pub fn new(client: &Client, secret: Option<&SecretRecord>, audit: &AuditEntry) -> Self {
+        Self {
+            client: client.clone(),
+            secret: secret.cloned(),
+            audit: audit.clone(),
+        }
+    }
+}
+
 /// A client flattened into column values.
 pub(crate) struct ClientValues {
     pub client_id: String,

@@ -17,8 +17,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::group_commit::{GroupCommits, GroupWrite, WriteFuture, WriteTransactions};
 use crate::rows::{
-    AuditRow, ClientRow, ClientValues, INSERT_AUDIT, INSERT_CLIENT, ScopeRow, SecretRow,
-    SigningKeyRow, audit_details, bind_audit, bind_client, bind_secret, client_columns,
+    AuditRow, ClientRow, ClientValues, INSERT_AUDIT, INSERT_CLIENT, NewClientRows, ScopeRow,
+    SecretRow, SigningKeyRow, audit_details, bind_audit, bind_client, bind_secret, client_columns,
     grant_needle, limit, secret_columns,
 };
 use crate::{
@@ -326,19 +326,8 @@ pub(crate) async fn create_client(
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     db.group_commits
-        .write(Box::new(NewClientRows {
-            client: client.clone(),
-            secret: secret.cloned(),
-            audit: audit.clone(),
-        }))
+        .write(Box::new(NewClientRows::new(client, secret, audit)))
         .await
-}
-
-/// A client create's rows: the client, its first secret, the audit entry.
-struct NewClientRows {
-    client: Client,
-    secret: Option<SecretRecord>,
-    audit: AuditEntry,
 }
 
 impl GroupWrite<SqliteConnection> for NewClientRows {
