@@ -131,9 +131,9 @@ async fn clean_search_index(pool: PgPool, pending: Arc<AtomicBool>) {
             .execute(&pool)
             .await;
         if let Err(err) = cleaned {
-            // The next create's insert still merges the list if it must.
+            // Not retried until the next create (a role that does not own the index
+            // would fail every time); inserts still merge the list when they must.
             tracing::debug!(error = %err, "search index cleanup failed");
-            pending.store(true, Ordering::Relaxed);
         }
     }
 }
