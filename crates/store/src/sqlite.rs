@@ -75,10 +75,6 @@ impl Db {
         }
     }
 
-    async fn write_turn(&self) -> Result<OwnedMutexGuard<()>, StoreError> {
-        self.write_turn.take().await
-    }
-
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
@@ -775,7 +771,7 @@ pub(crate) async fn insert_signing_key_if_none_active(
     db: &Db,
     key: &SigningKeyRecord,
 ) -> Result<bool, StoreError> {
-    let _turn = db.write_turn().await?;
+    let _turn = db.write_turn.take().await?;
     let done = sqlx::query(
         "INSERT INTO signing_keys (kid, alg, encrypted_private_key, created_at, retired_at)
          VALUES ($1, $2, $3, $4, $5)
@@ -822,7 +818,7 @@ pub(crate) async fn revoke_access_token(
     db: &Db,
     revoked: &RevokedAccessToken,
 ) -> Result<(), StoreError> {
-    let _turn = db.write_turn().await?;
+    let _turn = db.write_turn.take().await?;
     sqlx::query(
         "INSERT INTO revoked_access_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT (jti) DO NOTHING",
@@ -845,7 +841,7 @@ pub(crate) async fn is_access_token_revoked(db: &Db, jti: &str) -> Result<bool, 
 }
 
 pub(crate) async fn purge_expired_tokens(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
-    let _turn = db.write_turn().await?;
+    let _turn = db.write_turn.take().await?;
     let done = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= $1")
         .bind(now.0)
         .execute(&db.pool)
@@ -874,7 +870,7 @@ pub(crate) async fn list_audit(
 }
 
 pub(crate) async fn record_audit(db: &Db, entry: &AuditEntry) -> Result<(), StoreError> {
-    let _turn = db.write_turn().await?;
+    let _turn = db.write_turn.take().await?;
     let mut conn = db.pool.acquire().await.map_err(error)?;
     insert_audit(&mut conn, entry).await
 }
