@@ -2,6 +2,9 @@
 //!
 //! - `echo`: a bare axum handler answering any `POST /` with a fixed small JSON, the
 //!   same-run ceiling every ThetaSecure figure is divided by.
+//! - `sign`: the echo plus minting and signing one access token per request, as
+//!   ThetaSecure signs: the floor of any token endpoint, which `client_credentials`
+//!   is divided by.
 //! - `insert`: one durable single-row `INSERT` per `POST /`, committed before the
 //!   `201`, on SQLite (opened as ThetaSecure opens it) or PostgreSQL: the yardstick
 //!   for client creation.
@@ -11,11 +14,13 @@
 mod echo;
 mod insert;
 mod seed;
+mod sign;
 mod store;
 
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use thetasecure_app::keys::SigningAlg;
 
 #[derive(Parser)]
 #[command(name = "thetasecure-bench", version, about)]
@@ -31,6 +36,16 @@ enum Command {
         /// Address to bind, e.g. 127.0.0.1:0 for any free port.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
+    },
+    /// Mint and sign one access token per POST on `/`, answering a token response.
+    Sign {
+        /// Address to bind, e.g. 127.0.0.1:0 for any free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// JWS algorithm: ES256, EdDSA or RS256; read from the variable ThetaSecure reads,
+        /// so a scenario's settings apply to both.
+        #[arg(long, env = "THETASECURE_SIGNING_ALG", default_value = "ES256", value_parser = parse_alg)]
+        alg: SigningAlg,
     },
     /// Perform one durable single-row INSERT per POST on `/`, answering 201 after commit.
     Insert {
@@ -62,6 +77,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo { listen } => echo::run(listen).await,
+            Command::Sign { listen, alg } => sign::run(listen, alg).await,
             Command::Insert {
                 listen,
                 database_url,
@@ -72,6 +88,10 @@ fn main() -> anyhow::Result<()> {
             } => seed::run(&database_url, count).await,
         }
     })
+}
+
+fn parse_alg(raw: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(raw).ok_or_else(|| format!("unknown algorithm {raw}; ES256, EdDSA or RS256"))
 }
 
 /// Binds `listen`, prints `listening on http://ADDR` once bound, and serves `app` until

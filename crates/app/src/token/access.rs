@@ -28,7 +28,7 @@ impl ActiveToken {
 
 /// A uuid v7 whose timestamp is the issuing instant by our `Clock`, so revocation
 /// "of every token issued before T" compares instants from one clock, to the millisecond.
-pub(crate) fn new_jti(issued_at: Timestamp) -> String {
+pub fn new_jti(issued_at: Timestamp) -> String {
     let millis = u64::try_from(issued_at.0).unwrap_or(0);
     let random = thetasecure_core::random::bytes::<10>();
     uuid::Builder::from_unix_timestamp_millis(millis, &random)
