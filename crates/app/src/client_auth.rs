@@ -165,26 +165,13 @@ impl App {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::net::Ipv4Addr;
     use std::sync::Arc;
 
-    use serde_json::json;
     use thetasecure_core::clock::FixedClock;
-    use thetasecure_store::Engine;
-    use thetasecure_store::testing::TestDatabase;
 
     use super::*;
     use crate::audit::Actor;
-    use crate::{ServerKey, Settings, SigningAlg};
-
-    fn credentials(client_id: &str, secret: &PlainSecret) -> ClientCredentials {
-        ClientCredentials {
-            client_id: client_id.to_owned(),
-            secret: secret.clone(),
-            method: AuthMethod::ClientSecretBasic,
-            source: Ipv4Addr::LOCALHOST.into(),
-        }
-    }
+    use crate::test_support::{credentials, machine_client, sqlite_app};
 
     #[test]
     fn tags_depend_on_the_secret_and_the_process_key() {
@@ -199,23 +186,9 @@ mod tests {
     /// grace period ends while its client is cached stops at once.
     #[tokio::test]
     async fn a_remembered_secret_still_expires_on_time() {
-        let database = TestDatabase::new(Engine::Sqlite).await.unwrap();
-        let store = database.store().await;
-        store.migrate().await.unwrap();
         let clock = Arc::new(FixedClock::new(Timestamp(1_795_000_000_000)));
-        let settings = Settings {
-            issuer: "https://id.example".into(),
-            access_token_ttl_seconds: 3600,
-            signing_alg: SigningAlg::EdDsa,
-        };
-        let app = App::new(store, ServerKey::generate(), clock.clone(), settings)
-            .await
-            .unwrap();
-        app.bootstrap(Default::default()).await.unwrap();
-        let body = json!({"client_name": "memo", "grant_types": ["client_credentials"], "scope": "directory.read"});
-        let created = app.create_client(&Actor::cli(), &body).await.unwrap();
-        let id = created.client.client_id.to_string();
-        let old = created.secret.unwrap();
+        let (_database, app) = sqlite_app(clock.clone()).await;
+        let (id, old) = machine_client(&app).await;
         let (_, new) = app
             .rotate_secret(&Actor::cli(), &id, Some(10))
             .await

@@ -65,6 +65,7 @@ struct Inner {
     last_used: LastUsed,
     client_cache: ClientCache,
     token_cache: TokenCache,
+    revocation_rechecks: token::RevocationRechecks,
     scope_names: ScopeNamesCache,
     throttle: AuthThrottle,
     tokens_issued: token::TokensIssued,
@@ -112,6 +113,7 @@ impl App {
             last_used: LastUsed::default(),
             client_cache: ClientCache::new(),
             token_cache: TokenCache::new(),
+            revocation_rechecks: Default::default(),
             scope_names: ScopeNamesCache::new(),
             throttle: AuthThrottle::new(),
             tokens_issued: Default::default(),
@@ -305,5 +307,58 @@ where
             Ok(value)
         }
         Cached::Missing => load().await,
+    }
+}
+
+/// An `App` on a fresh, bootstrapped SQLite store, for this crate's tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    #![allow(clippy::unwrap_used)]
+
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use thetasecure_core::clock::Clock;
+    use thetasecure_core::secret::PlainSecret;
+    use thetasecure_store::Engine;
+    use thetasecure_store::testing::TestDatabase;
+
+    use crate::audit::Actor;
+    use crate::{App, ClientCredentials, ServerKey, Settings, SigningAlg};
+
+    /// The database must outlive the app.
+    pub(crate) async fn sqlite_app(clock: Arc<dyn Clock>) -> (TestDatabase, App) {
+        let database = TestDatabase::new(Engine::Sqlite).await.unwrap();
+        let store = database.store().await;
+        store.migrate().await.unwrap();
+        let settings = Settings {
+            issuer: "https://id.example".into(),
+            access_token_ttl_seconds: 3600,
+            signing_alg: SigningAlg::EdDsa,
+        };
+        let app = App::new(store, ServerKey::generate(), clock, settings)
+            .await
+            .unwrap();
+        app.bootstrap(Default::default()).await.unwrap();
+        (database, app)
+    }
+
+    /// A client_credentials client: its id and secret.
+    pub(crate) async fn machine_client(app: &App) -> (String, PlainSecret) {
+        let body = serde_json::json!({"client_name": "memo", "grant_types": ["client_credentials"], "scope": "directory.read"});
+        let created = app.create_client(&Actor::cli(), &body).await.unwrap();
+        (
+            created.client.client_id.to_string(),
+            created.secret.unwrap(),
+        )
+    }
+
+    pub(crate) fn credentials(client_id: &str, secret: &PlainSecret) -> ClientCredentials {
+        ClientCredentials {
+            client_id: client_id.to_owned(),
+            secret: secret.clone(),
+            method: thetasecure_core::grant::AuthMethod::ClientSecretBasic,
+            source: Ipv4Addr::LOCALHOST.into(),
+        }
     }
 }

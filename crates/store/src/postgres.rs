@@ -780,6 +780,17 @@ pub(crate) async fn is_access_token_revoked(pool: &PgPool, jti: &str) -> Result<
         .map_err(error)
 }
 
+pub(crate) async fn revoked_access_tokens_among(
+    pool: &PgPool,
+    jtis: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar("SELECT jti FROM revoked_access_tokens WHERE jti = ANY($1)")
+        .bind(jtis)
+        .fetch_all(pool)
+        .await
+        .map_err(error)
+}
+
 pub(crate) async fn purge_expired_tokens(pool: &PgPool, now: Timestamp) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= $1")
         .bind(now.0)

@@ -840,6 +840,21 @@ pub(crate) async fn is_access_token_revoked(db: &Db, jti: &str) -> Result<bool, 
         .map_err(error)
 }
 
+/// The list travels as one JSON array, so any batch size is one prepared statement.
+pub(crate) async fn revoked_access_tokens_among(
+    db: &Db,
+    jtis: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    let list = serde_json::to_string(jtis).map_err(|e| StoreError::Backend(e.to_string()))?;
+    sqlx::query_scalar(
+        "SELECT jti FROM revoked_access_tokens WHERE jti IN (SELECT value FROM json_each($1))",
+    )
+    .bind(list)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(error)
+}
+
 pub(crate) async fn purge_expired_tokens(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
     let _turn = db.write_turn.take().await?;
     let done = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= $1")

@@ -11,6 +11,7 @@ use thetasecure_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 
 use crate::cache::{Cached, ClientEntry, Generation, VerifiedClaims};
 use crate::keys::JwsError;
+use crate::token::revocation_rechecks::Recheck;
 use crate::{App, TokenError};
 
 /// A token that is active right now, with the client it was issued to.
@@ -105,13 +106,11 @@ impl App {
         let verified = match cache.get(token, now) {
             Cached::Fresh(cached) => return Ok(Some(cached)),
             Cached::RefreshDue((verified, revoked)) => {
-                let (app, token, recheck) = (self.clone(), token.to_owned(), verified.clone());
-                tokio::spawn(async move {
-                    if let Err(error) = app.check_revocation(&token, recheck, now, generation).await
-                    {
-                        // The entry expires on time; the next request checks or fails.
-                        tracing::warn!(%error, "could not refresh a token's revocation state");
-                    }
+                self.recheck_revocation(Recheck {
+                    token: token.to_owned(),
+                    verified: verified.clone(),
+                    loaded: now,
+                    generation,
                 });
                 return Ok(Some((verified, revoked)));
             }

@@ -2,6 +2,9 @@
 
 pub mod access;
 mod client_credentials;
+mod revocation_rechecks;
+
+pub(crate) use revocation_rechecks::RevocationRechecks;
 
 use std::sync::OnceLock;
 

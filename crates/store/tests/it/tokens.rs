@@ -30,6 +30,17 @@ async fn revocations_are_idempotent_and_purged_after_expiry(env: Env) {
         .unwrap();
     assert!(tokens.is_access_token_revoked("j1").await.unwrap());
     assert!(!tokens.is_access_token_revoked("J1").await.unwrap());
+    let mut among = tokens
+        .revoked_among(&["j3", "J1", "j9", "j1"])
+        .await
+        .unwrap();
+    among.sort();
+    assert_eq!(
+        among,
+        ["j1", "j3"],
+        "exactly the revoked ones, case-sensitive"
+    );
+    assert!(tokens.revoked_among(&[]).await.unwrap().is_empty());
 
     assert_eq!(tokens.purge_expired(at(99)).await.unwrap(), 0);
     assert_eq!(
