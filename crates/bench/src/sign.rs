@@ -13,30 +13,24 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, routing::post};
 use thetasecure_app::keys::{SigningAlg, SigningKey};
-use thetasecure_app::token::access::new_jti;
+use thetasecure_app::token::access::access_token_claims;
 use thetasecure_core::clock::{Clock, SystemClock};
-use thetasecure_core::token::AccessTokenClaims;
 
 const ISSUER: &str = "http://127.0.0.1:8080";
 const CLIENT_ID: &str = "ts_abcdefghijklmnopqrstuvwxyz";
 const SCOPE: &str = "directory.read";
-const TTL_SECONDS: i64 = 3600;
+const TTL_SECONDS: u32 = 3600;
 /// As long as ThetaSecure's key ids (32 hex digits), so the header weighs the same.
 const KEY_ID: &str = "0123456789abcdef0123456789abcdef";
 
 async fn mint(State(key): State<Arc<SigningKey>>) -> Response {
-    let issued_at = SystemClock.now();
-    let now = issued_at.unix_seconds();
-    let claims = AccessTokenClaims {
-        iss: ISSUER.to_owned(),
-        sub: CLIENT_ID.to_owned(),
-        aud: ISSUER.to_owned(),
-        exp: now + TTL_SECONDS,
-        iat: now,
-        jti: new_jti(issued_at),
-        client_id: CLIENT_ID.to_owned(),
-        scope: SCOPE.to_owned(),
-    };
+    let claims = access_token_claims(
+        ISSUER,
+        CLIENT_ID,
+        SCOPE.to_owned(),
+        SystemClock.now(),
+        TTL_SECONDS,
+    );
     let token = match key.sign_access_token(&claims) {
         Ok(token) => token,
         Err(err) => return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),

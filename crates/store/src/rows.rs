@@ -107,7 +107,9 @@ fn client_id(raw: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(raw).ok_or_else(|| corrupt("client id", raw))
 }
 
-fn json_list(values: impl Iterator<Item = impl AsRef<str>>) -> Result<String, StoreError> {
+pub(crate) fn json_list(
+    values: impl Iterator<Item = impl AsRef<str>>,
+) -> Result<String, StoreError> {
     let list: Vec<String> = values.map(|v| v.as_ref().to_owned()).collect();
     serde_json::to_string(&list).map_err(|err| StoreError::Backend(err.to_string()))
 }

@@ -19,7 +19,7 @@ use crate::group_commit::{GroupCommits, GroupWrite, WriteFuture, WriteTransactio
 use crate::rows::{
     AuditRow, ClientRow, ClientValues, INSERT_AUDIT, INSERT_CLIENT, NewClientRows, ScopeRow,
     SecretRow, SigningKeyRow, audit_details, bind_audit, bind_client, bind_secret, client_columns,
-    grant_needle, limit, secret_columns,
+    grant_needle, json_list, limit, secret_columns,
 };
 use crate::{
     AuditEntry, BootstrapPlan, ClientFilter, ClientPage, RevokedAccessToken, ScopeRecord,
@@ -845,7 +845,7 @@ pub(crate) async fn revoked_access_tokens_among(
     db: &Db,
     jtis: &[&str],
 ) -> Result<Vec<String>, StoreError> {
-    let list = serde_json::to_string(jtis).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let list = json_list(jtis.iter())?;
     sqlx::query_scalar(
         "SELECT jti FROM revoked_access_tokens WHERE jti IN (SELECT value FROM json_each($1))",
     )

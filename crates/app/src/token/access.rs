@@ -27,9 +27,31 @@ impl ActiveToken {
     }
 }
 
+/// The claims of an access token issued at `issued_at` to `client_id` for `scope`
+/// (RFC 9068 §2.2): the client is its own subject, the issuer also the audience.
+pub fn access_token_claims(
+    issuer: &str,
+    client_id: &str,
+    scope: String,
+    issued_at: Timestamp,
+    ttl_seconds: u32,
+) -> AccessTokenClaims {
+    let now = issued_at.unix_seconds();
+    AccessTokenClaims {
+        iss: issuer.to_owned(),
+        sub: client_id.to_owned(),
+        aud: issuer.to_owned(),
+        exp: now + i64::from(ttl_seconds),
+        iat: now,
+        jti: new_jti(issued_at),
+        client_id: client_id.to_owned(),
+        scope,
+    }
+}
+
 /// A uuid v7 whose timestamp is the issuing instant by our `Clock`, so revocation
 /// "of every token issued before T" compares instants from one clock, to the millisecond.
-pub fn new_jti(issued_at: Timestamp) -> String {
+fn new_jti(issued_at: Timestamp) -> String {
     let millis = u64::try_from(issued_at.0).unwrap_or(0);
     let random = thetasecure_core::random::bytes::<10>();
     uuid::Builder::from_unix_timestamp_millis(millis, &random)
@@ -179,16 +201,7 @@ impl App {
 /// Claims of a token issued to `ts_abc` at `issued_at`, for the tests of this crate.
 #[cfg(test)]
 pub(crate) fn test_claims(issued_at: Timestamp) -> AccessTokenClaims {
-    AccessTokenClaims {
-        iss: "https://id.example".into(),
-        sub: "ts_abc".into(),
-        aud: "https://id.example".into(),
-        exp: issued_at.unix_seconds() + 300,
-        iat: issued_at.unix_seconds(),
-        jti: new_jti(issued_at),
-        client_id: "ts_abc".into(),
-        scope: "a".into(),
-    }
+    access_token_claims("https://id.example", "ts_abc", "a".into(), issued_at, 300)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::scope::ScopeSet;
-use thetasecure_core::token::AccessTokenClaims;
 use thetasecure_core::{ErrorCode, OAuthError};
 
 use super::TokenResponse;
@@ -44,18 +43,13 @@ impl App {
             .metadata
             .access_token_ttl_seconds
             .unwrap_or(self.settings().access_token_ttl_seconds);
-        let issued_at = self.clock().now();
-        let now = issued_at.unix_seconds();
-        let claims = AccessTokenClaims {
-            iss: self.issuer().to_owned(),
-            sub: client.client_id.to_string(),
-            aud: self.issuer().to_owned(),
-            exp: now + i64::from(ttl),
-            iat: now,
-            jti: super::access::new_jti(issued_at),
-            client_id: client.client_id.to_string(),
-            scope: scope.to_string(),
-        };
+        let claims = super::access::access_token_claims(
+            self.issuer(),
+            client.client_id.as_str(),
+            scope.to_string(),
+            self.clock().now(),
+            ttl,
+        );
         let access_token = self
             .0
             .keys
