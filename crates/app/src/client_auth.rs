@@ -20,6 +20,7 @@ use thetasecure_core::secret::{PlainSecret, SecretHash};
 use crate::cache::{ClientEntry, SecretTag};
 use crate::records::SecretRecord;
 use crate::{App, TokenError};
+use thetasecure_store::StoreError;
 
 /// Tags presented secrets for [`ClientEntry::recently_verified`].
 pub(crate) struct SecretTagger(SipHasher24);
@@ -56,52 +57,79 @@ impl fmt::Debug for ClientCredentials {
 
 const AUTH_FAILED: &str = "client authentication failed";
 
+/// Why authentication failed, as far as the throttle is concerned.
+enum Refusal {
+    /// Unknown client id or wrong secret: counts towards the throttle.
+    WrongCredentials,
+    /// The caller holds a correct secret, but the client may not use it here (disabled,
+    /// public, another authentication method). Never throttled, never counted: the
+    /// throttle exists to slow guessing, and this caller is not guessing.
+    Refused(&'static str),
+    /// The client could not be read.
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
 impl App {
-    /// Returns the authenticated, active, confidential client. Failures count towards the
-    /// (client_id, address) throttle, whatever their cause.
+    /// Returns the authenticated, active, confidential client. The secret is verified
+    /// before the (client_id, address) throttle is consulted, so a correct secret of an
+    /// active client is never refused by it: a fleet still sending a rotated-out secret
+    /// from one address must not lock out the new one. Only wrong secrets and unknown
+    /// client ids count as failures, and only they are refused while the pair is locked.
     pub(crate) async fn authenticate_client(
         &self,
         credentials: &ClientCredentials,
     ) -> Result<Arc<ClientEntry>, TokenError> {
-        let throttle = &self.0.throttle;
-        let now = Instant::now();
-        if let Err(retry_after_seconds) =
-            throttle.check(&credentials.client_id, credentials.source, now)
-        {
-            return Err(TokenError::Throttled {
-                retry_after_seconds,
-            });
+        let refusal = match self.verify_client_secret(credentials).await {
+            Ok(entry) => return Ok(entry),
+            Err(refusal) => refusal,
+        };
+        match refusal {
+            Refusal::Store(error) => Err(error.into()),
+            Refusal::Refused(why) => Err(TokenError::InvalidClient(why)),
+            Refusal::WrongCredentials => {
+                let throttle = &self.0.throttle;
+                let now = Instant::now();
+                let (client_id, source) = (&credentials.client_id, credentials.source);
+                if let Err(retry_after_seconds) = throttle.check(client_id, source, now) {
+                    return Err(TokenError::Throttled {
+                        retry_after_seconds,
+                    });
+                }
+                throttle.record_failure(client_id, source, now);
+                Err(TokenError::InvalidClient(AUTH_FAILED))
+            }
         }
-        let result = self.verify_client_secret(credentials).await;
-        if let Err(TokenError::InvalidClient(_)) = result {
-            throttle.record_failure(&credentials.client_id, credentials.source, now);
-        }
-        result
     }
 
     async fn verify_client_secret(
         &self,
         credentials: &ClientCredentials,
-    ) -> Result<Arc<ClientEntry>, TokenError> {
+    ) -> Result<Arc<ClientEntry>, Refusal> {
         let Some(client_id) = ClientId::parse(&credentials.client_id) else {
             self.burn_one_verification(&credentials.secret);
-            return Err(TokenError::InvalidClient(AUTH_FAILED));
+            return Err(Refusal::WrongCredentials);
         };
         let Some(entry) = self.client_entry(&client_id).await? else {
             self.burn_one_verification(&credentials.secret);
-            return Err(TokenError::InvalidClient(AUTH_FAILED));
+            return Err(Refusal::WrongCredentials);
         };
         let client = &entry.client;
         let now = self.clock().now();
         let Some(secret) = self.matching_secret(&entry, &credentials.secret, now) else {
-            return Err(TokenError::InvalidClient(AUTH_FAILED));
+            return Err(Refusal::WrongCredentials);
         };
         if !client.is_active() || !client.metadata.is_confidential() {
-            return Err(TokenError::InvalidClient(AUTH_FAILED));
+            return Err(Refusal::Refused(AUTH_FAILED));
         }
         if client.metadata.token_endpoint_auth_method != credentials.method {
             // Only a caller holding the secret gets this far, so naming the method leaks nothing.
-            return Err(TokenError::InvalidClient(
+            return Err(Refusal::Refused(
                 match client.metadata.token_endpoint_auth_method {
                     AuthMethod::ClientSecretPost => {
                         "this client authenticates with client_secret_post"
@@ -168,6 +196,7 @@ mod tests {
     use std::sync::Arc;
 
     use thetasecure_core::clock::FixedClock;
+    use thetasecure_core::grant::ClientStatus;
 
     use super::*;
     use crate::audit::Actor;
@@ -180,6 +209,46 @@ mod tests {
         assert_eq!(one.tag(&secret), one.tag(&secret));
         assert_ne!(one.tag(&secret), one.tag(&PlainSecret::generate()));
         assert_ne!(one.tag(&secret), other.tag(&secret));
+    }
+
+    /// Only guessing counts: a locked-out pair still takes the right secret, and a
+    /// disabled client's right secret is refused without counting.
+    #[tokio::test]
+    async fn the_throttle_refuses_only_wrong_secrets() {
+        let clock = Arc::new(FixedClock::new(Timestamp(1_795_000_000_000)));
+        let (_database, app) = sqlite_app(clock).await;
+        let (id, secret) = machine_client(&app).await;
+        let wrong = credentials(&id, &PlainSecret::generate());
+        for _ in 0..crate::throttle::MAX_FAILURES {
+            let refused = app.authenticate_client(&wrong).await.unwrap_err();
+            assert!(
+                matches!(refused, TokenError::InvalidClient(_)),
+                "{refused:?}"
+            );
+        }
+        let refused = app.authenticate_client(&wrong).await.unwrap_err();
+        assert!(
+            matches!(refused, TokenError::Throttled { .. }),
+            "{refused:?}"
+        );
+        app.authenticate_client(&credentials(&id, &secret))
+            .await
+            .unwrap();
+
+        let (other, other_secret) = machine_client(&app).await;
+        app.set_client_status(&Actor::cli(), &other, ClientStatus::Disabled)
+            .await
+            .unwrap();
+        for _ in 0..=crate::throttle::MAX_FAILURES {
+            let refused = app
+                .authenticate_client(&credentials(&other, &other_secret))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, TokenError::InvalidClient(_)),
+                "{refused:?}"
+            );
+        }
     }
 
     /// The remembered secret is re-checked against the clock on every use: a secret whose

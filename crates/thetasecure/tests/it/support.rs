@@ -17,8 +17,9 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Generates `<name>_sqlite` and `<name>_postgres` tests running the same async body.
 macro_rules! both_engines {
-    ($(async fn $name:ident($server:ident: TestServer) $body:block)+) => {
+    ($($(#[$doc:meta])* async fn $name:ident($server:ident: TestServer) $body:block)+) => {
         $(
+            $(#[$doc])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;

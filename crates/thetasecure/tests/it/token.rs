@@ -205,16 +205,19 @@ both_engines! {
         for _ in 0..10 {
             assert_eq!(server.token_response(&id, "tss_guess", None).await.status(), StatusCode::UNAUTHORIZED);
         }
-        // Locked out for this address, even with the right secret.
-        let response = server.token_response(&id, &secret, None).await;
+        // Locked out for this address: wrong secrets get 429.
+        let response = server.token_response(&id, "tss_guess", None).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry_after));
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_client");
         // Introspection authenticates the same way and is throttled too.
-        let response = server.http.post(server.url("/oauth2/introspect")).basic_auth(&id, Some(&secret)).form(&[("token", "x")]).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let introspect = |secret: &str| server.http.post(server.url("/oauth2/introspect")).basic_auth(&id, Some(secret)).form(&[("token", "x")]).send();
+        assert_eq!(introspect("tss_guess").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+        // The right secret is never refused by the throttle.
+        server.token(&id, &secret).await;
+        assert_eq!(introspect(&secret).await.unwrap().status(), StatusCode::OK);
         // Other clients are unaffected.
         server.token(&other, &other_secret).await;
         // An id that does not exist is throttled just the same: no existence oracle.
@@ -222,5 +225,42 @@ both_engines! {
             assert_eq!(server.token_response("ts_doesnotexistaaaaaaaaaaaaa", "tss_guess", None).await.status(), StatusCode::UNAUTHORIZED);
         }
         assert_eq!(server.token_response("ts_doesnotexistaaaaaaaaaaaaa", "tss_guess", None).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    /// A rolling deployment after a rotation without grace: instances still sending the
+    /// old secret from one address lock that address out for wrong secrets only.
+    async fn a_stale_secret_does_not_lock_out_the_new_one(server: TestServer) {
+        let (id, old) = server.machine_client("Rolling", "directory.read").await;
+        let (status, rotated) = server.admin(Method::POST, &format!("/api/v1/clients/{id}/secrets"), None).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let new = rotated["client_secret"].as_str().unwrap();
+        for _ in 0..10 {
+            assert_eq!(server.token_response(&id, &old, None).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(server.token_response(&id, &old, None).await.status(), StatusCode::TOO_MANY_REQUESTS);
+        for _ in 0..3 {
+            server.token(&id, new).await;
+        }
+    }
+
+    /// A disabled client presenting its right secret is refused as before, and is not
+    /// counted as guessing: once enabled, nothing of it is held against the address.
+    async fn a_disabled_clients_right_secret_is_refused_but_not_counted(server: TestServer) {
+        let (id, secret) = server.machine_client("Paused", "directory.read").await;
+        let path = format!("/api/v1/clients/{id}");
+        let (status, _) = server.admin(Method::PATCH, &path, Some(json!({"status": "disabled"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        for _ in 0..12 {
+            let response = server.token_response(&id, &secret, None).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_client");
+        }
+        let (status, _) = server.admin(Method::PATCH, &path, Some(json!({"status": "active"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        for _ in 0..10 {
+            assert_eq!(server.token_response(&id, "tss_guess", None).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(server.token_response(&id, "tss_guess", None).await.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 }
