@@ -18,6 +18,7 @@ use thetasecure_core::secret::PlainSecret;
 
 use crate::MAX_BODY_BYTES;
 use crate::error::ApiError;
+use crate::unambiguous_json;
 
 fn invalid(description: impl Into<String>) -> ApiError {
     OAuthError::invalid_request(description).into()
@@ -267,8 +268,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             return Err(invalid("the body must be application/json"));
         }
         let bytes = body_bytes(request).await?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
+        let value = unambiguous_json::parse(&bytes).map_err(|e| {
+            if unambiguous_json::is_ambiguity(&e) {
+                invalid(format!("the body is ambiguous: {e}"))
+            } else {
+                invalid(format!("the body is not valid JSON: {e}"))
+            }
+        })?;
         if !value.is_object() {
             return Err(invalid("the body must be a JSON object"));
         }

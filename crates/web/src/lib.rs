@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod oauth;
 mod ops;
+mod unambiguous_json;
 
 use std::any::Any;
 use std::convert::Infallible;

@@ -10,6 +10,7 @@ mod cli;
 mod client_metadata;
 mod clients_api;
 mod discovery;
+mod json_bodies;
 mod lifecycle;
 mod operations;
 mod secrets;
