@@ -37,13 +37,41 @@ pub enum Engine {
 }
 
 /// Runs the same-named function of the engine's module: `dispatch!(self.store, f(args))`.
+/// On PostgreSQL, within [`ANSWER_WITHIN`].
 macro_rules! dispatch {
     ($store:expr, $f:ident($($arg:expr),* $(,)?)) => {
         match &$store.backend {
             Backend::Sqlite(pool) => sqlite::$f(pool, $($arg),*).await,
-            Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
+            Backend::Postgres(pool) => {
+                answer_within(ANSWER_WITHIN, postgres::$f(pool, $($arg),*)).await
+            }
         }
     };
+}
+
+/// How long a PostgreSQL operation may take before it is given up as `Unavailable`.
+/// While the database is unreachable, a stopped server refuses connections (which the
+/// pool retries until its acquire timeout) and a broken network leaves queries waiting
+/// on a socket that never answers (for minutes, until TCP gives up): either way a
+/// request must still get its 503 well within 5 seconds. An operation given up here
+/// is rolled back with its transaction, unless it had already committed.
+pub(crate) const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Readiness probes are answered sooner: a load balancer needs to know within a second.
+pub(crate) const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+async fn answer_within<T>(
+    limit: std::time::Duration,
+    operation: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, operation)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "the database did not answer within {} ms",
+                limit.as_millis()
+            )))
+        })
 }
 
 /// Cheap to clone: it holds a connection pool.
@@ -80,12 +108,20 @@ impl Store {
     /// Applies pending migrations. Safe when several instances start together on one
     /// empty PostgreSQL database: they migrate once (advisory lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        dispatch!(self, migrate())
+        // No deadline: migrating a large database may legitimately take minutes.
+        match &self.backend {
+            Backend::Sqlite(db) => sqlite::migrate(db).await,
+            Backend::Postgres(db) => postgres::migrate(db).await,
+        }
     }
 
-    /// Readiness: the database answers and every migration is applied.
+    /// Readiness: the database answers and every migration is applied; on PostgreSQL,
+    /// answered within [`READY_WITHIN`].
     pub async fn ready(&self) -> Result<(), StoreError> {
-        dispatch!(self, ready())
+        match &self.backend {
+            Backend::Sqlite(db) => sqlite::ready(db).await,
+            Backend::Postgres(db) => answer_within(READY_WITHIN, postgres::ready(db)).await,
+        }
     }
 
     pub fn engine(&self) -> Engine {

@@ -63,11 +63,13 @@ fn migrate_error(err: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
-/// How ThetaSecure sizes its PostgreSQL pool: 10 connections, 10 s to acquire one.
+/// How ThetaSecure sizes its PostgreSQL pool: 10 connections, and no longer to acquire
+/// one than an operation may take in all (`ANSWER_WITHIN`): with the database down, the
+/// pool retries connecting until then.
 pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(10)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(crate::ANSWER_WITHIN)
 }
 
 /// The PostgreSQL store: a connection pool, and the queue of writes that are committed

@@ -13,5 +13,6 @@ mod discovery;
 mod json_bodies;
 mod lifecycle;
 mod operations;
+mod outage;
 mod secrets;
 mod token;
