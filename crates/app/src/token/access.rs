@@ -103,10 +103,12 @@ impl App {
             return Ok(None);
         };
         let client = &entry.client;
+        // Times are in milliseconds: a token issued in the same millisecond as a
+        // revoke-all cannot be told from one issued just before it, so it goes too.
         if !client.is_active()
             || client
                 .tokens_revoked_before
-                .is_some_and(|before| verified.issued_at < before)
+                .is_some_and(|before| verified.issued_at <= before)
         {
             return Ok(None);
         }
@@ -207,6 +209,32 @@ pub(crate) fn test_claims(issued_at: Timestamp) -> AccessTokenClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Revoking every token of a client takes the tokens of the revoking millisecond
+    /// with it, and spares later ones.
+    #[tokio::test]
+    async fn revoke_all_takes_the_tokens_of_its_own_millisecond() {
+        use crate::audit::Actor;
+        use crate::test_support::{credentials, machine_client, sqlite_app};
+        use thetasecure_core::clock::FixedClock;
+
+        let clock = Arc::new(FixedClock::new(Timestamp(1_795_000_000_000)));
+        let (_database, app) = sqlite_app(clock.clone()).await;
+        let (id, secret) = machine_client(&app).await;
+        let credentials = credentials(&id, &secret);
+        let grant = || app.client_credentials_grant(&credentials, None);
+        let same_millisecond = grant().await.unwrap().access_token;
+        app.revoke_client_tokens(&Actor::cli(), &id).await.unwrap();
+        assert!(
+            app.active_access_token(&same_millisecond)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        clock.advance_seconds(1);
+        let next = grant().await.unwrap().access_token;
+        assert!(app.active_access_token(&next).await.unwrap().is_some());
+    }
 
     #[test]
     fn jti_carries_the_issuing_instant() {
