@@ -22,9 +22,7 @@ use crate::oauth::no_store;
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = ClientListView, description = "A page of clients, newest first"),
-        (status = 400, body = ErrorBody, description = "A malformed or out-of-range query parameter"),
-        (status = 401, body = ErrorBody, description = "No valid bearer access token"),
-        (status = 403, body = ErrorBody, description = "The access token lacks the `admin` scope")))]
+        (status = 400, body = ErrorBody, description = "A malformed or out-of-range query parameter")))]
 pub async fn list(
     _admin: AdminPrincipal,
     State(app): State<App>,
