@@ -74,7 +74,8 @@ pub async fn get(
     Ok(Json(app.get_client(&client_id).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/api/v1/clients/{client_id}", tag = "clients", operation_id = "update_client", request_body = ClientMetadataDoc,
+#[utoipa::path(patch, path = "/api/v1/clients/{client_id}", tag = "clients", operation_id = "update_client",
+    request_body(content((ClientPatchDoc = "application/merge-patch+json"), (ClientPatchDoc = "application/json"))),
     params(("force" = Option<bool>, Query, description = "Required to change grant types, scope or redirect URIs of a default client")),
     responses((status = 200, body = ClientView, description = "The updated client"),
         (status = 400, body = ErrorBody, description = "invalid_client_metadata or invalid_redirect_uri"),
@@ -127,8 +128,9 @@ pub async fn list_secrets(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/clients/{client_id}/secrets", tag = "clients", operation_id = "rotate_client_secret", request_body(content = RotateSecretDoc, description = "Optional"),
+#[utoipa::path(post, path = "/api/v1/clients/{client_id}/secrets", tag = "clients", operation_id = "rotate_client_secret", request_body(content = Option<RotateSecretDoc>, description = "Optional; without it the secrets active now stop working at once"),
     responses((status = 201, body = SecretCreatedView, description = "Created; `client_secret` is shown only here"),
+        (status = 400, body = ErrorBody, description = "A public client, or `grace_period_seconds` out of range"),
         (status = 404, body = ErrorBody, description = "No such client"),
         (status = 409, body = ErrorBody, description = "The client already holds the most active secrets allowed")))]
 pub async fn rotate_secret(

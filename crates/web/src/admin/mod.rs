@@ -257,4 +257,25 @@ mod tests {
             }
         }
     }
+
+    // The create body needs only a name (the rest has defaults or depends on the
+    // client type), a merge patch needs nothing, and rotation works without a body.
+    #[test]
+    fn request_bodies_require_what_the_server_requires() {
+        let document = document();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["NewClientDoc"]["required"],
+            serde_json::json!(["client_name"])
+        );
+        assert!(schemas["ClientPatchDoc"].get("required").is_none());
+        let patch = &document["paths"]["/api/v1/clients/{client_id}"]["patch"]["requestBody"];
+        assert!(
+            patch["content"]
+                .get("application/merge-patch+json")
+                .is_some()
+        );
+        let rotate = &document["paths"]["/api/v1/clients/{client_id}/secrets"]["post"];
+        assert_ne!(rotate["requestBody"]["required"], true);
+    }
 }
