@@ -12,6 +12,7 @@ mod clients_api;
 mod discovery;
 mod json_bodies;
 mod lifecycle;
+mod openapi;
 mod operations;
 mod outage;
 mod secrets;

@@ -6,13 +6,14 @@ use thetasecure_app::App;
 
 use super::AdminPrincipal;
 use super::views::*;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
 
-#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", operation_id = "list_audit_events",
     params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses((status = 200, body = AuditListView)))]
+    responses((status = 200, body = AuditListView, description = "A page of audit events, newest first"),
+        (status = 400, body = ErrorBody, description = "A malformed or out-of-range query parameter")))]
 pub async fn list(
     _admin: AdminPrincipal,
     State(app): State<App>,

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, QueryParams};
 use crate::oauth::no_store;
 
-#[utoipa::path(get, path = "/api/v1/clients", tag = "clients",
+#[utoipa::path(get, path = "/api/v1/clients", tag = "clients", operation_id = "list_clients",
     params(
         ("search" = Option<String>, Query, description = "Case-insensitive substring of client name or client id"),
         ("status" = Option<String>, Query, description = "active or disabled"),
@@ -21,7 +21,8 @@ use crate::oauth::no_store;
         ("limit" = Option<u32>, Query, description = "1–200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
-    responses((status = 200, body = ClientListView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ClientListView, description = "A page of clients, newest first"),
+        (status = 400, body = ErrorBody, description = "A malformed or out-of-range query parameter")))]
 pub async fn list(
     _admin: AdminPrincipal,
     State(app): State<App>,
@@ -41,7 +42,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = NewClientDoc,
+#[utoipa::path(post, path = "/api/v1/clients", tag = "clients", operation_id = "create_client", request_body = NewClientDoc,
     responses((status = 201, body = ClientCreatedView, description = "Created; `client_secret` is shown only here"),
         (status = 400, body = ErrorBody, description = "invalid_client_metadata or invalid_redirect_uri")))]
 pub async fn create(
@@ -62,8 +63,9 @@ pub async fn create(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{client_id}", tag = "clients",
-    responses((status = 200, body = ClientView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/clients/{client_id}", tag = "clients", operation_id = "get_client",
+    responses((status = 200, body = ClientView, description = "The client"),
+        (status = 404, body = ErrorBody, description = "No such client")))]
 pub async fn get(
     _admin: AdminPrincipal,
     State(app): State<App>,
@@ -72,9 +74,13 @@ pub async fn get(
     Ok(Json(app.get_client(&client_id).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/api/v1/clients/{client_id}", tag = "clients", request_body = ClientMetadataDoc,
+#[utoipa::path(patch, path = "/api/v1/clients/{client_id}", tag = "clients", operation_id = "update_client",
+    request_body(content((ClientPatchDoc = "application/merge-patch+json"), (ClientPatchDoc = "application/json"))),
     params(("force" = Option<bool>, Query, description = "Required to change grant types, scope or redirect URIs of a default client")),
-    responses((status = 200, body = ClientView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ClientView, description = "The updated client"),
+        (status = 400, body = ErrorBody, description = "invalid_client_metadata or invalid_redirect_uri"),
+        (status = 404, body = ErrorBody, description = "No such client"),
+        (status = 409, body = ErrorBody, description = "A protected field of a default client, without `force=true`")))]
 pub async fn update(
     admin: AdminPrincipal,
     State(app): State<App>,
@@ -88,9 +94,11 @@ pub async fn update(
     Ok(Json(updated.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(delete, path = "/api/v1/clients/{client_id}", tag = "clients", operation_id = "delete_client",
     params(("force" = Option<bool>, Query, description = "Required to delete a default client")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted, with its codes, refresh tokens and consents"),
+        (status = 404, body = ErrorBody, description = "No such client"),
+        (status = 409, body = ErrorBody, description = "A default client, without `force=true`")))]
 pub async fn delete(
     admin: AdminPrincipal,
     State(app): State<App>,
@@ -102,8 +110,9 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{client_id}/secrets", tag = "clients",
-    responses((status = 200, body = SecretListView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/clients/{client_id}/secrets", tag = "clients", operation_id = "list_client_secrets",
+    responses((status = 200, body = SecretListView, description = "The client's secrets as records, never their values"),
+        (status = 404, body = ErrorBody, description = "No such client")))]
 pub async fn list_secrets(
     _admin: AdminPrincipal,
     State(app): State<App>,
@@ -119,8 +128,11 @@ pub async fn list_secrets(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/clients/{client_id}/secrets", tag = "clients", request_body(content = RotateSecretDoc, description = "Optional"),
-    responses((status = 201, body = SecretCreatedView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/clients/{client_id}/secrets", tag = "clients", operation_id = "rotate_client_secret", request_body(content = Option<RotateSecretDoc>, description = "Optional; without it the secrets active now stop working at once"),
+    responses((status = 201, body = SecretCreatedView, description = "Created; `client_secret` is shown only here"),
+        (status = 400, body = ErrorBody, description = "A public client, or `grace_period_seconds` out of range"),
+        (status = 404, body = ErrorBody, description = "No such client"),
+        (status = 409, body = ErrorBody, description = "The client already holds the most active secrets allowed")))]
 pub async fn rotate_secret(
     admin: AdminPrincipal,
     State(app): State<App>,
@@ -144,8 +156,10 @@ pub async fn rotate_secret(
     Ok(no_store((StatusCode::CREATED, Json(view))))
 }
 
-#[utoipa::path(delete, path = "/api/v1/clients/{client_id}/secrets/{secret_id}", tag = "clients",
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The last active secret")))]
+#[utoipa::path(delete, path = "/api/v1/clients/{client_id}/secrets/{secret_id}", tag = "clients", operation_id = "revoke_client_secret",
+    responses((status = 204, description = "Revoked; it stops working now"),
+        (status = 404, body = ErrorBody, description = "No such client or secret"),
+        (status = 409, body = ErrorBody, description = "The last active secret")))]
 pub async fn revoke_secret(
     admin: AdminPrincipal,
     State(app): State<App>,
@@ -156,8 +170,9 @@ pub async fn revoke_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/clients/{client_id}/revoke-tokens", tag = "clients",
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/clients/{client_id}/revoke-tokens", tag = "clients", operation_id = "revoke_client_tokens",
+    responses((status = 204, description = "Every refresh and access token of the client is revoked"),
+        (status = 404, body = ErrorBody, description = "No such client")))]
 pub async fn revoke_tokens(
     admin: AdminPrincipal,
     State(app): State<App>,

@@ -10,7 +10,8 @@ use super::views::*;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 
-#[utoipa::path(get, path = "/api/v1/scopes", tag = "scopes", responses((status = 200, body = ScopeListView)))]
+#[utoipa::path(get, path = "/api/v1/scopes", tag = "scopes", operation_id = "list_scopes",
+    responses((status = 200, body = ScopeListView, description = "Every scope, built-in ones included")))]
 pub async fn list(
     _admin: AdminPrincipal,
     State(app): State<App>,
@@ -21,8 +22,10 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/scopes", tag = "scopes", request_body = NewScopeDoc,
-    responses((status = 201, body = ScopeView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/scopes", tag = "scopes", operation_id = "create_scope", request_body = NewScopeDoc,
+    responses((status = 201, body = ScopeView, description = "Created"),
+        (status = 400, body = ErrorBody, description = "An invalid name or description"),
+        (status = 409, body = ErrorBody, description = "A scope of that name exists")))]
 pub async fn create(
     admin: AdminPrincipal,
     State(app): State<App>,
@@ -32,7 +35,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(scope.into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/scopes/{name}", tag = "scopes", responses((status = 200, body = ScopeView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/scopes/{name}", tag = "scopes", operation_id = "get_scope",
+    responses((status = 200, body = ScopeView, description = "The scope"),
+        (status = 404, body = ErrorBody, description = "No such scope")))]
 pub async fn get(
     _admin: AdminPrincipal,
     State(app): State<App>,
@@ -41,8 +46,10 @@ pub async fn get(
     Ok(Json(app.get_scope(&name).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/api/v1/scopes/{name}", tag = "scopes", request_body = ScopePatchDoc,
-    responses((status = 200, body = ScopeView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/api/v1/scopes/{name}", tag = "scopes", operation_id = "update_scope", request_body = ScopePatchDoc,
+    responses((status = 200, body = ScopeView, description = "The updated scope"),
+        (status = 400, body = ErrorBody, description = "An invalid description"),
+        (status = 404, body = ErrorBody, description = "No such scope")))]
 pub async fn update(
     admin: AdminPrincipal,
     State(app): State<App>,
@@ -54,8 +61,10 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/scopes/{name}", tag = "scopes",
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Built in, or used by a client")))]
+#[utoipa::path(delete, path = "/api/v1/scopes/{name}", tag = "scopes", operation_id = "delete_scope",
+    responses((status = 204, description = "Deleted"),
+        (status = 404, body = ErrorBody, description = "No such scope"),
+        (status = 409, body = ErrorBody, description = "Built in, or used by a client")))]
 pub async fn delete(
     admin: AdminPrincipal,
     State(app): State<App>,

@@ -34,7 +34,7 @@ impl From<Client> for ClientView {
     }
 }
 
-/// The mutable client fields (RFC 7591 names). Used as the create and merge-patch body.
+/// The mutable client fields (RFC 7591 names) as a client shows them.
 #[derive(Serialize, ToSchema)]
 pub struct ClientMetadataDoc {
     #[schema(example = "Billing service")]
@@ -50,18 +50,61 @@ pub struct ClientMetadataDoc {
     #[schema(example = "client_secret_basic")]
     pub token_endpoint_auth_method: String,
     pub require_user_consent: bool,
+    #[schema(minimum = 60, maximum = 86400)]
     pub access_token_ttl_seconds: Option<u32>,
     #[schema(example = "active")]
     pub status: String,
 }
 
-/// The create body: the mutable fields plus `client_type` (`custom` or `sync_connector`).
+/// The create body: the mutable fields plus `client_type`. Only `client_name` is always
+/// required; a `custom` client also needs `grant_types` and `scope`, which the
+/// `sync_connector` preset sets. `null` is the same as leaving a field out; unknown and
+/// read-only fields are refused.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewClientDoc {
+    /// `custom` (the default) or `sync_connector`; immutable.
     #[schema(example = "custom")]
     pub client_type: Option<String>,
-    #[serde(flatten)]
-    pub metadata: ClientMetadataDoc,
+    #[schema(example = "Billing service")]
+    pub client_name: String,
+    pub description: Option<String>,
+    #[schema(example = json!(["https://app.example.com/callback"]))]
+    pub redirect_uris: Option<Vec<String>>,
+    #[schema(example = json!(["client_credentials"]))]
+    pub grant_types: Option<Vec<String>>,
+    /// Defaults to what `grant_types` implies.
+    pub response_types: Option<Vec<String>>,
+    #[schema(example = "api.read api.write")]
+    pub scope: Option<String>,
+    /// `client_secret_basic` (the default), `client_secret_post` or `none`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Defaults to `false`.
+    pub require_user_consent: Option<bool>,
+    #[schema(minimum = 60, maximum = 86400)]
+    pub access_token_ttl_seconds: Option<u32>,
+    /// `active` (the default) or `disabled`.
+    pub status: Option<String>,
+}
+
+/// A JSON merge patch (RFC 7396) of the mutable fields: those given replace the
+/// client's, `null` resets one to its default. The result is validated as a create is.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatchDoc {
+    /// May be repeated, never changed.
+    pub client_type: Option<String>,
+    pub client_name: Option<String>,
+    pub description: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub response_types: Option<Vec<String>>,
+    pub scope: Option<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub require_user_consent: Option<bool>,
+    #[schema(minimum = 60, maximum = 86400)]
+    pub access_token_ttl_seconds: Option<u32>,
+    pub status: Option<String>,
 }
 
 /// A created client with its secret, shown this once.
@@ -122,6 +165,7 @@ pub struct SecretCreatedView {
 #[derive(Serialize, ToSchema)]
 pub struct RotateSecretDoc {
     /// How long the secrets active now keep working (0–604800, default 0).
+    #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<i64>,
 }
 
