@@ -198,6 +198,7 @@ async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover(
         proxy.set(mode);
 
         let (ready, took) = timed(server.http.get(server.url("/readyz"))).await;
+        eprintln!("{name}: /readyz {} in {took:?}", ready.status());
         assert!(
             took < Duration::from_secs(1),
             "{name}: /readyz took {took:?}"
@@ -211,6 +212,7 @@ async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover(
             .get(server.url("/api/v1/clients"))
             .bearer_auth(&admin);
         let (response, took) = timed(read).await;
+        eprintln!("{name}: admin read {} in {took:?}", response.status());
         assert_unavailable(&format!("{name}: admin read"), response, took).await;
 
         let write = server
@@ -219,6 +221,7 @@ async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover(
             .bearer_auth(&admin)
             .json(&json!({"client_name": "During outage", "grant_types": ["client_credentials"], "scope": "directory.read"}));
         let (response, took) = timed(write).await;
+        eprintln!("{name}: admin write {} in {took:?}", response.status());
         assert_unavailable(&format!("{name}: admin write"), response, took).await;
 
         // Token and introspection: from the caches where they can, else 503, in time.
@@ -230,6 +233,7 @@ async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover(
                 .form(&[("grant_type", "client_credentials")]),
         )
         .await;
+        eprintln!("{name}: token {} in {took:?}", response.status());
         assert!(took < Duration::from_secs(5), "{name}: token took {took:?}");
         if response.status() != StatusCode::OK {
             assert_unavailable(&format!("{name}: token"), response, took).await;
@@ -242,6 +246,7 @@ async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover(
                 .form(&[("token", &token)]),
         )
         .await;
+        eprintln!("{name}: introspection {} in {took:?}", response.status());
         assert!(
             took < Duration::from_secs(5),
             "{name}: introspection took {took:?}"
