@@ -113,6 +113,101 @@ async fn clients_commands_postgres() {
     clients_commands(Engine::Postgres).await;
 }
 
+/// Char offsets where each title starts in the header line.
+fn column_starts(header: &str, titles: &[&str]) -> Vec<usize> {
+    titles
+        .iter()
+        .map(|title| {
+            let byte = header
+                .find(title)
+                .unwrap_or_else(|| panic!("{title} missing from {header:?}"));
+            header[..byte].chars().count()
+        })
+        .collect()
+}
+
+/// The text after char offset `at`.
+fn from_char(line: &str, at: usize) -> String {
+    line.chars().skip(at).collect()
+}
+
+async fn clients_list_is_aligned(engine: Engine) {
+    let Some(place) = Place::new(engine).await else {
+        return;
+    };
+    // Ids of two lengths (generated `ts_…` and the fixed default ones) and names of very
+    // different lengths, one of them not ASCII.
+    let mut made = Vec::new();
+    for name in [
+        "A",
+        "Café",
+        "A rather long client name to stretch its column",
+    ] {
+        let created = json_of(
+            &place,
+            &[
+                "clients",
+                "create",
+                "--name",
+                name,
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "directory.read",
+            ],
+        );
+        made.push((created["client_id"].as_str().unwrap().to_owned(), name));
+    }
+    let (ok, stdout, stderr) = cli(&place, &["clients", "list"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let titles = ["CLIENT ID", "NAME", "GRANT TYPES", "STATUS", "CREATED"];
+    let starts = column_starts(lines[0], &titles);
+    assert_eq!(starts[0], 0, "{stdout}");
+    assert_eq!(lines.len(), 1 + 4 + made.len(), "{stdout}");
+    for line in &lines[1..] {
+        let chars: Vec<char> = line.chars().collect();
+        for &start in &starts[1..] {
+            assert!(
+                chars.get(start - 1) == Some(&' ')
+                    && chars.get(start).is_some_and(|c| !c.is_whitespace()),
+                "a column does not start at offset {start}:\n{stdout}"
+            );
+        }
+        assert!(line.ends_with(|c: char| !c.is_whitespace()), "{line:?}");
+    }
+    for (id, name) in &made {
+        let row = lines
+            .iter()
+            .find(|line| line.starts_with(id.as_str()))
+            .unwrap_or_else(|| panic!("{id} missing:\n{stdout}"));
+        assert!(from_char(row, starts[1]).starts_with(name), "{stdout}");
+        assert!(
+            from_char(row, starts[2]).starts_with("client_credentials "),
+            "{stdout}"
+        );
+        assert!(from_char(row, starts[3]).starts_with("active "), "{stdout}");
+    }
+    let admin = lines
+        .iter()
+        .find(|line| line.starts_with("ts_admin_client"))
+        .unwrap();
+    assert!(
+        from_char(admin, starts[1]).starts_with("Admin Client"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_list_is_aligned_sqlite() {
+    clients_list_is_aligned(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_list_is_aligned_postgres() {
+    clients_list_is_aligned(Engine::Postgres).await;
+}
+
 #[test]
 fn serve_help_documents_every_option() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_thetasecure"))
