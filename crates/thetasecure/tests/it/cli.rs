@@ -208,6 +208,153 @@ async fn clients_list_is_aligned_postgres() {
     clients_list_is_aligned(Engine::Postgres).await;
 }
 
+/// A secret of our shape, to check that no error message quotes it back.
+const PASTED_SECRET: &str = "tss_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+
+/// (exit code, stdout, stderr) of a finished command.
+fn finished(command: &mut std::process::Command) -> (i32, String, String) {
+    let output = command.output().expect("run thetasecure");
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Exactly one line on stderr, `error: …`, and nothing that looks like a secret.
+fn assert_one_error_line(args: &[&str], stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("error: ") && stderr.ends_with('\n'),
+        "{args:?} printed:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains(PASTED_SECRET) && !stderr.contains("hunter2"),
+        "{args:?} echoed a secret: {stderr}"
+    );
+}
+
+#[test]
+fn usage_errors_are_one_line_and_exit_2() {
+    let data_dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["clients", "get"][..],
+        &["clients", "list", "--serch", "x"],
+        &["clients", "list", "--limit", PASTED_SECRET],
+        &["clients", "lst"],
+        &["clients"],
+        &[],
+        &["serve", "--signing-alg", "HS256"],
+        &["clients", "create", "--require-user-consent", "maybe"],
+    ] {
+        let (code, stdout, stderr) = finished(
+            std::process::Command::new(env!("CARGO_BIN_EXE_thetasecure"))
+                .env_clear()
+                .env("THETASECURE_DATA_DIR", data_dir.path())
+                .args(args),
+        );
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_one_error_line(args, &stderr);
+        assert!(stderr.contains("--help')"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_and_version_still_print_normally() {
+    for args in [
+        &["--help"][..],
+        &["clients", "create", "--help"],
+        &["--version"],
+    ] {
+        let (code, stdout, stderr) =
+            finished(std::process::Command::new(env!("CARGO_BIN_EXE_thetasecure")).args(args));
+        assert_eq!((code, stderr.as_str()), (0, ""), "{args:?}");
+        assert!(
+            stdout.starts_with("thetasecure ") || stdout.lines().count() > 5,
+            "{stdout}"
+        );
+    }
+}
+
+async fn runtime_errors_are_one_line_and_exit_1(engine: Engine) {
+    let Some(place) = Place::new(engine).await else {
+        return;
+    };
+    // The first run on an empty store prints the bootstrap banner; get it out of the way.
+    json_of(&place, &["clients", "get", "ts_admin_client"]);
+    let bad_toml = place.data_dir.path().join("bad.toml");
+    std::fs::write(&bad_toml, "listen = [\nfoo = 1\n").unwrap();
+    let bad_toml = bad_toml.to_str().unwrap();
+    for (args, says) in [
+        (&["clients", "get", "ts_unknown"][..], "client not found"),
+        (
+            &[
+                "clients",
+                "create",
+                "--name",
+                "x",
+                "--grant-type",
+                "bogus",
+                "--scope",
+                "directory.read",
+            ],
+            "bogus",
+        ),
+        (
+            &[
+                "clients",
+                "update",
+                "ts_admin_client",
+                "--scope",
+                PASTED_SECRET,
+            ],
+            "scope registry",
+        ),
+        (&["clients", "list", "--config", bad_toml], "line 2"),
+        (
+            &["clients", "list", "--issuer", "http://id.example.com"],
+            "https",
+        ),
+    ] {
+        let (code, stdout, stderr) = finished(place.command().args(args));
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_one_error_line(args, &stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_errors_are_one_line_and_exit_1_sqlite() {
+    runtime_errors_are_one_line_and_exit_1(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_errors_are_one_line_and_exit_1_postgres() {
+    runtime_errors_are_one_line_and_exit_1(Engine::Postgres).await;
+}
+
+#[test]
+fn an_unreachable_database_is_one_line_without_its_password() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let args = ["clients", "list"];
+    let (code, _, stderr) = finished(
+        std::process::Command::new(env!("CARGO_BIN_EXE_thetasecure"))
+            .env_clear()
+            .env("THETASECURE_DATA_DIR", data_dir.path())
+            // Port 1: nothing listens there, so the connection is refused.
+            .env(
+                "THETASECURE_DATABASE_URL",
+                "postgres://thetasecure:hunter2@127.0.0.1:1/thetasecure",
+            )
+            .args(args),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_one_error_line(&args, &stderr);
+    assert!(stderr.contains("database unavailable"), "{stderr}");
+}
+
 #[test]
 fn serve_help_documents_every_option() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_thetasecure"))
