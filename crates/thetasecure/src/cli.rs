@@ -81,7 +81,9 @@ pub struct StoreArgs {
     #[arg(long, env = "THETASECURE_SIGNING_ALG", global = true)]
     pub signing_alg: Option<SigningAlgArg>,
     /// Default access-token lifetime in seconds, 60–86400 [default: 3600].
-    #[arg(long, env = "THETASECURE_ACCESS_TOKEN_TTL_SECONDS", global = true)]
+    // Not global: `clients create|update` have a client's own --access-token-ttl-seconds,
+    // and clap copies a global option's value (this variable too) into it.
+    #[arg(long, env = "THETASECURE_ACCESS_TOKEN_TTL_SECONDS")]
     pub access_token_ttl_seconds: Option<u32>,
     /// Log format [default: text].
     #[arg(long, env = "THETASECURE_LOG_FORMAT", global = true)]
@@ -256,9 +258,9 @@ pub enum KeysCommand {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
-    use super::Cli;
+    use super::{Cli, ClientsCommand, Command};
 
     /// Every argument of every subcommand, as `command path: --long` (or the value name).
     fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
@@ -292,6 +294,35 @@ mod tests {
             missing.is_empty(),
             "no help line for:\n{}",
             missing.join("\n")
+        );
+    }
+
+    /// The server's default TTL and a client's own are two options of one name; neither
+    /// may set the other (clap copies a global option's value into a subcommand's
+    /// option of the same id, so the environment variable once set every new client's).
+    #[test]
+    fn a_clients_ttl_and_the_servers_default_ttl_stay_apart() {
+        let ttls = |line: &str| match Cli::try_parse_from(line.split_whitespace()) {
+            Ok(Cli {
+                command:
+                    Command::Clients {
+                        store,
+                        command: ClientsCommand::Create { fields, .. },
+                    },
+            }) => (
+                store.access_token_ttl_seconds,
+                fields.access_token_ttl_seconds,
+            ),
+            Ok(_) => panic!("{line}: another command"),
+            Err(error) => panic!("{line}: {error}"),
+        };
+        assert_eq!(
+            ttls("thetasecure clients create --name x --access-token-ttl-seconds 120"),
+            (None, Some(120))
+        );
+        assert_eq!(
+            ttls("thetasecure clients --access-token-ttl-seconds 900 create --name x"),
+            (Some(900), None)
         );
     }
 

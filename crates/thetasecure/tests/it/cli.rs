@@ -355,6 +355,54 @@ fn an_unreachable_database_is_one_line_without_its_password() {
     assert!(stderr.contains("database unavailable"), "{stderr}");
 }
 
+async fn server_ttl_variable_does_not_set_a_clients_ttl(engine: Engine) {
+    let Some(place) = Place::new(engine).await else {
+        return;
+    };
+    let create = |ttl: Option<&str>| {
+        let mut args = vec![
+            "clients",
+            "create",
+            "--name",
+            "TTL",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "directory.read",
+            "--json",
+        ];
+        args.extend(
+            ttl.map(|ttl| ["--access-token-ttl-seconds", ttl])
+                .into_iter()
+                .flatten(),
+        );
+        let (code, stdout, stderr) = finished(
+            place
+                .command()
+                .env("THETASECURE_ACCESS_TOKEN_TTL_SECONDS", "600")
+                .args(&args),
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let start = stdout.find('{').unwrap();
+        serde_json::from_str::<Value>(&stdout[start..]).unwrap()
+    };
+    // The variable is the server's default for every client without its own.
+    let created = create(None);
+    assert!(created["access_token_ttl_seconds"].is_null(), "{created}");
+    // The option after `create` is the client's own, validated as a client field.
+    assert_eq!(create(Some("120"))["access_token_ttl_seconds"], 120);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_ttl_variable_does_not_set_a_clients_ttl_sqlite() {
+    server_ttl_variable_does_not_set_a_clients_ttl(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_ttl_variable_does_not_set_a_clients_ttl_postgres() {
+    server_ttl_variable_does_not_set_a_clients_ttl(Engine::Postgres).await;
+}
+
 #[test]
 fn serve_help_documents_every_option() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_thetasecure"))
