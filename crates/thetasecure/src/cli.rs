@@ -38,6 +38,7 @@ pub enum Command {
     },
     /// Exit 0 when the server at --listen answers /healthz (for container health checks).
     Healthcheck {
+        /// Address of the server to ask.
         #[arg(long, env = "THETASECURE_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
@@ -45,6 +46,7 @@ pub enum Command {
 
 /// Where the data lives; shared by every command that opens the store.
 #[derive(Args, Clone, Default)]
+#[command(next_help_heading = "Store and server options")]
 pub struct StoreArgs {
     /// TOML configuration file; its keys are the long option names with underscores.
     #[arg(long, env = "THETASECURE_CONFIG", global = true)]
@@ -61,7 +63,7 @@ pub struct StoreArgs {
     #[arg(long, env = "THETASECURE_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// The 32-byte server key (hex or base64) that encrypts signing keys and keys secret hashes.
-    /// THETASECURE_SECRET_KEY_FILE names a file holding it. Omitted: <data-dir>/secret.key, generated at first start.
+    /// Omitted (and no --secret-key-file): <data-dir>/secret.key, generated at first start.
     #[arg(
         long,
         env = "THETASECURE_SECRET_KEY",
@@ -69,6 +71,7 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// File holding the server key (as --secret-key); --secret-key wins when both are given.
     #[arg(long, env = "THETASECURE_SECRET_KEY_FILE", global = true)]
     pub secret_key_file: Option<PathBuf>,
     /// Base URL of every advertised endpoint and the `iss` of every token [default: http://127.0.0.1:8080].
@@ -78,7 +81,9 @@ pub struct StoreArgs {
     #[arg(long, env = "THETASECURE_SIGNING_ALG", global = true)]
     pub signing_alg: Option<SigningAlgArg>,
     /// Default access-token lifetime in seconds, 60–86400 [default: 3600].
-    #[arg(long, env = "THETASECURE_ACCESS_TOKEN_TTL_SECONDS", global = true)]
+    // Not global: `clients create|update` have a client's own --access-token-ttl-seconds,
+    // and clap copies a global option's value (this variable too) into it.
+    #[arg(long, env = "THETASECURE_ACCESS_TOKEN_TTL_SECONDS")]
     pub access_token_ttl_seconds: Option<u32>,
     /// Log format [default: text].
     #[arg(long, env = "THETASECURE_LOG_FORMAT", global = true)]
@@ -90,14 +95,15 @@ pub struct StoreArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
     /// Address of the main listener [default: 127.0.0.1:8080].
     #[arg(long, env = "THETASECURE_LISTEN")]
     pub listen: Option<String>,
     /// Serve the admin API and /metrics on this second address (e.g. loopback only) instead.
     #[arg(long, env = "THETASECURE_ADMIN_LISTEN")]
     pub admin_listen: Option<String>,
+    // Last: its help heading would otherwise also cover the options after it.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum, serde::Deserialize, serde::Serialize, PartialEq, Eq, Debug)]
@@ -124,16 +130,22 @@ pub enum SigningAlgArg {
 pub enum ClientsCommand {
     /// List clients, newest first.
     List {
+        /// Only clients whose name or id contains this text (case-insensitive).
         #[arg(long)]
         search: Option<String>,
+        /// Only clients with this status: `active` or `disabled`.
         #[arg(long)]
         status: Option<String>,
+        /// Only clients allowed this grant type, e.g. `client_credentials`.
         #[arg(long)]
         grant_type: Option<String>,
+        /// At most this many clients, 1–200 [default: 50].
         #[arg(long)]
         limit: Option<u32>,
+        /// Go on where the previous page ended (it prints `more: --cursor …`).
         #[arg(long)]
         cursor: Option<String>,
+        /// Print JSON (the admin API's shape) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -144,52 +156,66 @@ pub enum ClientsCommand {
         /// `custom` (default) or `sync_connector`.
         #[arg(long = "type")]
         client_type: Option<String>,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show one client.
     Get {
+        /// The client's id, e.g. `ts_…`.
         client_id: String,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Change fields of a client (a merge patch of the given options).
     Update {
+        /// The client's id, e.g. `ts_…`.
         client_id: String,
         #[command(flatten)]
         fields: ClientFields,
         /// Allow changing grant types, scope or redirect URIs of a default client.
         #[arg(long)]
         force: bool,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Delete a client.
     Delete {
+        /// The client's id, e.g. `ts_…`.
         client_id: String,
         /// Allow deleting a default client.
         #[arg(long)]
         force: bool,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Issue a new secret; the current ones keep working for --grace-period seconds.
     RotateSecret {
+        /// The client's id, e.g. `ts_…`.
         client_id: String,
+        /// Seconds the current secrets keep working beside the new one, 0–604800 (7 days).
         #[arg(long, default_value_t = 0)]
         grace_period: i64,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Stop a client from authenticating; its tokens are revoked.
     Disable {
+        /// The client's id, e.g. `ts_…`.
         client_id: String,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Let a disabled client authenticate again.
     Enable {
+        /// The client's id, e.g. `ts_…`.
         client_id: String,
+        /// Print JSON (the admin API's shape) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -198,23 +224,28 @@ pub enum ClientsCommand {
 /// Client fields as options; only those given are sent.
 #[derive(Args, Default)]
 pub struct ClientFields {
+    /// Display name, 1–200 characters (required by `create`).
     #[arg(long)]
     pub name: Option<String>,
+    /// Free text for operators, up to 2000 characters.
     #[arg(long)]
     pub description: Option<String>,
-    /// Repeat for several.
-    #[arg(long = "grant-type")]
+    /// authorization_code, client_credentials, refresh_token or password. Repeat for several.
+    #[arg(long = "grant-type", value_name = "GRANT_TYPE")]
     pub grant_types: Vec<String>,
-    /// Space-separated scopes.
+    /// Space-separated scopes; each must exist (e.g. "openid profile").
     #[arg(long)]
     pub scope: Option<String>,
-    /// Repeat for several.
-    #[arg(long = "redirect-uri")]
+    /// Where the authorization response may be sent (exact match). Repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
     pub redirect_uris: Vec<String>,
+    /// client_secret_basic (default), client_secret_post, or none (a public client: no secret, PKCE).
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// `true`: users approve this client on the consent page before it gets a code.
     #[arg(long)]
     pub require_user_consent: Option<bool>,
+    /// This client's access-token lifetime in seconds, 60–86400, instead of the server's.
     #[arg(long)]
     pub access_token_ttl_seconds: Option<u32>,
 }
@@ -223,4 +254,80 @@ pub struct ClientFields {
 pub enum KeysCommand {
     /// Generate a new signing key; the old one stays published until its tokens expire.
     Rotate,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, ClientsCommand, Command};
+
+    /// Every argument of every subcommand, as `command path: --long` (or the value name).
+    fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name()).trim().to_owned();
+        if command.get_about().is_none() && path.contains(' ') {
+            missing.push(format!("{path} (the subcommand itself)"));
+        }
+        for arg in command.get_arguments() {
+            // clap's own --help and --version document themselves.
+            if matches!(arg.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                let name = arg
+                    .get_long()
+                    .map(|long| format!("--{long}"))
+                    .unwrap_or_else(|| arg.get_id().to_string());
+                missing.push(format!("{path}: {name}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            undocumented(sub, &path, missing);
+        }
+    }
+
+    #[test]
+    fn every_option_and_subcommand_has_a_help_line() {
+        let mut missing = Vec::new();
+        undocumented(&Cli::command(), "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "no help line for:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// The server's default TTL and a client's own are two options of one name; neither
+    /// may set the other (clap copies a global option's value into a subcommand's
+    /// option of the same id, so the environment variable once set every new client's).
+    #[test]
+    fn a_clients_ttl_and_the_servers_default_ttl_stay_apart() {
+        let ttls = |line: &str| match Cli::try_parse_from(line.split_whitespace()) {
+            Ok(Cli {
+                command:
+                    Command::Clients {
+                        store,
+                        command: ClientsCommand::Create { fields, .. },
+                    },
+            }) => (
+                store.access_token_ttl_seconds,
+                fields.access_token_ttl_seconds,
+            ),
+            Ok(_) => panic!("{line}: another command"),
+            Err(error) => panic!("{line}: {error}"),
+        };
+        assert_eq!(
+            ttls("thetasecure clients create --name x --access-token-ttl-seconds 120"),
+            (None, Some(120))
+        );
+        assert_eq!(
+            ttls("thetasecure clients --access-token-ttl-seconds 900 create --name x"),
+            (Some(900), None)
+        );
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use comfy_table::{ContentArrangement, Table};
 use serde_json::{Map, Value, json};
 use thetasecure_app::App;
 use thetasecure_app::audit::Actor;
@@ -125,22 +126,21 @@ async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
                     listing.items.into_iter().map(ClientView::from).collect();
                 print_json(&json!({"items": items, "next_cursor": listing.next_cursor}))
             } else {
-                println!(
-                    "{:<34} {:<30} {:<40} {:<8} CREATED",
-                    "CLIENT ID", "NAME", "GRANT TYPES", "STATUS"
-                );
-                for client in &listing.items {
+                let rows = listing.items.iter().map(|client| {
                     let m = &client.metadata;
                     let grants: Vec<&str> = m.grant_types.iter().map(|g| g.as_str()).collect();
-                    println!(
-                        "{:<34} {:<30} {:<40} {:<8} {}",
-                        client.client_id,
-                        m.client_name,
+                    vec![
+                        client.client_id.to_string(),
+                        m.client_name.clone(),
                         grants.join(","),
-                        m.status,
-                        client.created_at.to_rfc3339()
-                    );
-                }
+                        m.status.to_string(),
+                        client.created_at.to_rfc3339(),
+                    ]
+                });
+                print_table(
+                    &["CLIENT ID", "NAME", "GRANT TYPES", "STATUS", "CREATED"],
+                    rows,
+                );
                 if let Some(next) = listing.next_cursor {
                     println!("more: --cursor {next}");
                 }
@@ -294,17 +294,49 @@ fn print_client(client: &Client) {
     let m = &client.metadata;
     let grants: Vec<&str> = m.grant_types.iter().map(|g| g.as_str()).collect();
     let uris: Vec<&str> = m.redirect_uris.iter().map(|u| u.as_str()).collect();
-    println!("client_id:     {}", client.client_id);
-    println!("client_name:   {}", m.client_name);
-    println!("client_type:   {}", client.client_type);
-    println!("status:        {}", m.status);
-    println!("grant_types:   {}", grants.join(", "));
-    println!("scope:         {}", m.scope);
-    println!("auth method:   {}", m.token_endpoint_auth_method);
-    println!("redirect_uris: {}", uris.join(", "));
-    println!("default:       {}", client.is_default);
-    println!("created_at:    {}", client.created_at.to_rfc3339());
-    println!("updated_at:    {}", client.updated_at.to_rfc3339());
+    let fields = [
+        ("client_id:", client.client_id.to_string()),
+        ("client_name:", m.client_name.clone()),
+        ("client_type:", client.client_type.to_string()),
+        ("status:", m.status.to_string()),
+        ("grant_types:", grants.join(", ")),
+        ("scope:", m.scope.to_string()),
+        ("auth method:", m.token_endpoint_auth_method.to_string()),
+        ("redirect_uris:", uris.join(", ")),
+        ("default:", client.is_default.to_string()),
+        ("created_at:", client.created_at.to_rfc3339()),
+        ("updated_at:", client.updated_at.to_rfc3339()),
+    ];
+    print_rows(
+        None,
+        fields
+            .into_iter()
+            .map(|(name, value)| vec![name.to_owned(), value]),
+    );
+}
+
+fn print_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    print_rows(Some(header), rows);
+}
+
+/// Columns aligned by display width (comfy-table; our `Display` impls ignore `{:<n}`
+/// padding, which is how ids once went unaligned), no borders, two spaces between
+/// columns and no trailing blanks, so the output reads well and splits on whitespace.
+fn print_rows(header: Option<&[&str]>, rows: impl IntoIterator<Item = Vec<String>>) {
+    let mut table = Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if let Some(header) = header {
+        table.set_header(header.to_vec());
+    }
+    table.add_rows(rows);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    for line in table.lines() {
+        println!("{}", line.trim_end());
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
