@@ -16,4 +16,5 @@ mod openapi;
 mod operations;
 mod outage;
 mod secrets;
+mod snapshots;
 mod token;
