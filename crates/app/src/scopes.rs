@@ -2,13 +2,12 @@
 
 use serde_json::{Value, json};
 use thetasecure_core::OAuthError;
-use thetasecure_core::scope::is_valid_scope_name;
+use thetasecure_core::scope::{SCOPE_DESCRIPTION, is_valid_scope_name};
+use thetasecure_core::text::shown;
 use thetasecure_store::ScopeRecord;
 
 use crate::audit::{self, Actor};
 use crate::{AdminError, App};
-
-const MAX_DESCRIPTION_CHARS: usize = 500;
 
 fn invalid(description: impl Into<String>) -> AdminError {
     AdminError::Invalid(OAuthError::invalid_request(description))
@@ -18,12 +17,10 @@ fn parse_description(body: &Value, required: bool) -> Result<Option<String>, Adm
     match body.get("description") {
         None | Some(Value::Null) if required => Err(invalid("description is required")),
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.chars().count() <= MAX_DESCRIPTION_CHARS => {
-            Ok(Some(text.trim().to_owned()))
-        }
-        Some(Value::String(_)) => Err(invalid(format!(
-            "description must be at most {MAX_DESCRIPTION_CHARS} characters"
-        ))),
+        Some(Value::String(raw)) => SCOPE_DESCRIPTION
+            .normalise("description", raw)
+            .map(Some)
+            .map_err(|error| invalid(error.to_string())),
         Some(_) => Err(invalid("description must be a string")),
     }
 }
@@ -33,7 +30,7 @@ fn reject_unknown_fields(body: &Value, allowed: &[&str]) -> Result<(), AdminErro
         .as_object()
         .ok_or_else(|| invalid("the request body must be a JSON object"))?;
     match object.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(key) => Err(invalid(format!("unknown field `{key}`"))),
+        Some(key) => Err(invalid(format!("unknown field `{}`", shown(key)))),
         None => Ok(()),
     }
 }

@@ -15,4 +15,5 @@ mod lifecycle;
 mod operations;
 mod outage;
 mod secrets;
+mod stored_text;
 mod token;

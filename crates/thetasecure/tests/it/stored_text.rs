@@ -1,0 +1,149 @@
+//! Which text the admin API stores (#11 item 3): a control character, a line break in a
+//! single-line field or an over-long value is refused with 400 naming the field on both
+//! engines, and nothing changes; every other Unicode text is stored and read back exactly.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Sends `body` as JSON with `token`; returns the status and the parsed answer.
+async fn send(
+    server: &TestServer,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let mut request = server
+        .http
+        .request(method, server.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// What the admin API shows of everything a refused request could have touched.
+async fn snapshot(server: &TestServer, token: &str, client_path: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in [
+        client_path.to_owned(),
+        format!("{client_path}/secrets"),
+        "/api/v1/clients?limit=200".to_owned(),
+        "/api/v1/scopes".to_owned(),
+        "/api/v1/audit-events?limit=200".to_owned(),
+    ] {
+        let (status, body) = send(server, token, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        seen.push(body);
+    }
+    seen
+}
+
+fn assert_refused(status: StatusCode, error: &Value, code: &str, field: &str, case: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {error}");
+    assert_eq!(error["error"], code, "{case}: {error}");
+    let description = error["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(field),
+        "{case}: `{description}` does not name {field}"
+    );
+}
+
+both_engines! {
+    async fn forbidden_characters_and_lengths_are_refused_and_change_nothing(server: TestServer) {
+        let token = server.admin_token().await;
+        let created = server.create_client(json!({"client_name": "Plain", "description": "Before", "grant_types": ["client_credentials"], "scope": "directory.read"})).await;
+        let client_path = format!("/api/v1/clients/{}", created["client_id"].as_str().unwrap());
+        let (status, _) = send(&server, &token, Method::POST, "/api/v1/scopes", Some(&json!({"name": "reports.read", "description": "Read reports"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let before = snapshot(&server, &token, &client_path).await;
+
+        let new_client = |name: &str, description: &str| json!({"client_name": name, "description": description, "grant_types": ["client_credentials"], "scope": "directory.read"});
+        // (what, value of a single-line field, value of a multi-line field, what the error says)
+        let bad_text = [
+            ("NUL", "a\u{0}b".to_owned(), "a\u{0}b".to_owned(), "U+0000"),
+            ("C0 control", "a\u{1b}[31mb".to_owned(), "a\u{7}b".to_owned(), "control character"),
+            ("DEL", "a\u{7f}".to_owned(), "a\u{7f}".to_owned(), "U+007F"),
+            ("C1 control", "a\u{85}b".to_owned(), "a\u{9b}b".to_owned(), "control character"),
+            ("noncharacter", "a\u{fffe}".to_owned(), "a\u{fdd0}".to_owned(), "noncharacter"),
+            ("plane-16 noncharacter", "a\u{10ffff}".to_owned(), "a\u{1fffe}".to_owned(), "noncharacter"),
+            ("vertical tab", "a\u{b}b".to_owned(), "a\u{c}b".to_owned(), "control character"),
+        ];
+        let mut cases: Vec<(Method, String, Value, &str, &str, String)> = Vec::new();
+        for (what, single, multi, says) in &bad_text {
+            cases.push((Method::POST, "/api/v1/clients".into(), new_client(single, "ok"), "invalid_client_metadata", "`client_name`", format!("{what} in client_name: {says}")));
+            cases.push((Method::POST, "/api/v1/clients".into(), new_client("ok", multi), "invalid_client_metadata", "`description`", format!("{what} in description: {says}")));
+            cases.push((Method::PATCH, client_path.clone(), json!({"client_name": single}), "invalid_client_metadata", "`client_name`", format!("{what} in patched client_name: {says}")));
+            cases.push((Method::PATCH, client_path.clone(), json!({"description": multi}), "invalid_client_metadata", "`description`", format!("{what} in patched description: {says}")));
+            cases.push((Method::POST, "/api/v1/scopes".into(), json!({"name": "fresh.scope", "description": multi}), "invalid_request", "`description`", format!("{what} in a new scope's description: {says}")));
+            cases.push((Method::PATCH, "/api/v1/scopes/reports.read".into(), json!({"description": multi}), "invalid_request", "`description`", format!("{what} in a patched scope description: {says}")));
+        }
+        // Line breaks and tabs are for multi-line fields only.
+        for single in ["a\nb", "a\r\nb", "a\rb", "a\u{2028}b", "a\u{2029}b", "a\tb"] {
+            cases.push((Method::POST, "/api/v1/clients".into(), new_client(single, "ok"), "invalid_client_metadata", "`client_name`", format!("{single:?} in client_name")));
+            cases.push((Method::PATCH, client_path.clone(), json!({"client_name": single}), "invalid_client_metadata", "`client_name`", format!("{single:?} in patched client_name")));
+        }
+        // Lengths count characters, not bytes: 200 four-byte characters fit, 201 do not.
+        cases.push((Method::POST, "/api/v1/clients".into(), new_client(&"🦀".repeat(201), "ok"), "invalid_client_metadata", "`client_name` must be at most 200 characters", "201 characters of name".into()));
+        cases.push((Method::PATCH, client_path.clone(), json!({"description": "ü".repeat(2001)}), "invalid_client_metadata", "`description` must be at most 2000 characters", "2001 characters of description".into()));
+        cases.push((Method::PATCH, client_path.clone(), json!({"client_name": " \u{a0} "}), "invalid_client_metadata", "`client_name` must not be empty", "blank name".into()));
+        cases.push((Method::POST, "/api/v1/scopes".into(), json!({"name": "long.scope", "description": "d".repeat(501)}), "invalid_request", "`description` must be at most 500 characters", "501 characters of scope description".into()));
+        cases.push((Method::PATCH, "/api/v1/scopes/reports.read".into(), json!({"description": "d".repeat(501)}), "invalid_request", "`description` must be at most 500 characters", "501 characters of patched scope description".into()));
+        // A patch may not slip an unknown member into the audit log by setting it to null.
+        cases.push((Method::PATCH, client_path.clone(), json!({"client_name": "Renamed", "no\u{0}such": null}), "invalid_client_metadata", "unknown field", "unknown member set to null".into()));
+
+        for (method, path, body, code, names, case) in &cases {
+            let (status, error) = send(&server, &token, method.clone(), path, Some(body)).await;
+            assert_refused(status, &error, code, names, case);
+            let description = error["error_description"].as_str().unwrap();
+            assert!(!description.contains('\u{0}'), "{case}: the description echoes a NUL");
+            if let Some(says) = case.split(": ").nth(1) {
+                assert!(description.contains(says), "{case}: `{description}` does not say {says}");
+            }
+        }
+        assert_eq!(before, snapshot(&server, &token, &client_path).await, "a refused request changed something");
+        let (status, _) = send(&server, &token, Method::GET, "/api/v1/scopes/fresh.scope", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    async fn any_other_text_is_stored_and_read_back_exactly(server: TestServer) {
+        let token = server.admin_token().await;
+        let name = "Zählwerk 計算機 🦀👩‍👩‍👧 مرحبا \u{200d}e\u{301}";
+        let name_200 = "🦀".repeat(200);
+        let description = "Line one — 絵文字 🚀\n\tindented line two\n\nU+2028 here:\u{2028}and private use \u{e000}.";
+        let created = server.create_client(json!({"client_name": format!("  {name}  "), "description": description, "grant_types": ["client_credentials"], "scope": "directory.read"})).await;
+        assert_eq!(created["client_name"], name, "names are trimmed, nothing else");
+        assert_eq!(created["description"], description);
+        let path = format!("/api/v1/clients/{}", created["client_id"].as_str().unwrap());
+        let (_, fetched) = send(&server, &token, Method::GET, &path, None).await;
+        assert_eq!(fetched["client_name"], name);
+        assert_eq!(fetched["description"], description);
+
+        // A browser's textarea sends CRLF; the stored text has one kind of line break.
+        let (status, patched) = send(&server, &token, Method::PATCH, &path, Some(&json!({"client_name": name_200, "description": "one\r\ntwo\rthree\n"}))).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        let (_, fetched) = send(&server, &token, Method::GET, &path, None).await;
+        assert_eq!(fetched["client_name"], name_200.as_str());
+        assert_eq!(fetched["description"], "one\ntwo\nthree");
+
+        let scope_description = "Lire les factures — 請求書を読む 🧾\nSecond line";
+        let (status, scope) = send(&server, &token, Method::POST, "/api/v1/scopes", Some(&json!({"name": "invoices.read", "description": scope_description}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{scope}");
+        let (_, fetched) = send(&server, &token, Method::GET, "/api/v1/scopes/invoices.read", None).await;
+        assert_eq!(fetched["description"], scope_description);
+
+        // Search finds what was stored, non-ASCII included.
+        let (status, found) = send(&server, &token, Method::GET, &format!("/api/v1/clients?search={}", "🦀🦀"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    }
+}
