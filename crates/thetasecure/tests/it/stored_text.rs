@@ -1,6 +1,8 @@
 //! Which text the admin API stores (#11 item 3): a control character, a line break in a
 //! single-line field or an over-long value is refused with 400 naming the field on both
 //! engines, and nothing changes; every other Unicode text is stored and read back exactly.
+//! Parameters that only reach queries (a search term, a cursor, ids in paths) are checked
+//! the same way: 400, never a 500.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -56,6 +58,10 @@ fn assert_refused(status: StatusCode, error: &Value, code: &str, field: &str, ca
         description.contains(field),
         "{case}: `{description}` does not name {field}"
     );
+    assert!(
+        !description.contains(char::is_control),
+        "{case}: {description:?} echoes a control character"
+    );
 }
 
 both_engines! {
@@ -105,7 +111,6 @@ both_engines! {
             let (status, error) = send(&server, &token, method.clone(), path, Some(body)).await;
             assert_refused(status, &error, code, names, case);
             let description = error["error_description"].as_str().unwrap();
-            assert!(!description.contains('\u{0}'), "{case}: the description echoes a NUL");
             if let Some(says) = case.split(": ").nth(1) {
                 assert!(description.contains(says), "{case}: `{description}` does not say {says}");
             }
@@ -145,5 +150,56 @@ both_engines! {
         let (status, found) = send(&server, &token, Method::GET, &format!("/api/v1/clients?search={}", "🦀🦀"), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    }
+
+    async fn a_nul_in_a_query_or_path_parameter_is_a_400(server: TestServer) {
+        let token = server.admin_token().await;
+        let (id, _) = server.machine_client("Queried", "directory.read").await;
+        let (status, _) = send(&server, &token, Method::POST, "/api/v1/scopes", Some(&json!({"name": "reports.read", "description": "Read reports"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let client_path = format!("/api/v1/clients/{id}");
+        let before = snapshot(&server, &token, &client_path).await;
+
+        let long_search = "a".repeat(201);
+        let cases: Vec<(Method, String, Option<Value>, &str)> = vec![
+            (Method::GET, "/api/v1/clients?search=a%00b".into(), None, "`search` contains a control character (U+0000) at character 2"),
+            (Method::GET, "/api/v1/clients?search=%C2%85".into(), None, "`search` contains a control character (U+0085)"),
+            (Method::GET, format!("/api/v1/clients?search={long_search}"), None, "`search` must be at most 200 characters"),
+            (Method::GET, "/api/v1/clients?status=a%00".into(), None, "status"),
+            (Method::GET, "/api/v1/clients?grant_type=a%00".into(), None, "grant_type"),
+            (Method::GET, "/api/v1/clients?cursor=a%00".into(), None, "cursor"),
+            (Method::GET, "/api/v1/audit-events?cursor=a%00".into(), None, "cursor"),
+            (Method::GET, "/api/v1/audit-events?cursor=not-an-event".into(), None, "cursor"),
+            (Method::GET, "/api/v1/scopes/reports%00.read".into(), None, "`name` contains a control character (U+0000)"),
+            (Method::PATCH, "/api/v1/scopes/reports%00.read".into(), Some(json!({"description": "x"})), "`name` contains a control character (U+0000)"),
+            (Method::DELETE, "/api/v1/scopes/reports%00.read".into(), None, "`name` contains a control character (U+0000)"),
+            (Method::DELETE, format!("{client_path}/secrets/a%00b"), None, "`secret_id` contains a control character (U+0000)"),
+            (Method::GET, "/api/v1/clients/ts_a%00b".into(), None, "`client_id` contains a control character (U+0000)"),
+            (Method::PATCH, "/api/v1/clients/ts_a%00b".into(), Some(json!({"client_name": "x"})), "`client_id`"),
+            (Method::DELETE, "/api/v1/clients/ts_a%00b".into(), None, "`client_id`"),
+            (Method::GET, "/api/v1/clients/ts_a%00b/secrets".into(), None, "`client_id`"),
+            (Method::POST, "/api/v1/clients/ts_a%00b/secrets".into(), None, "`client_id`"),
+            (Method::POST, "/api/v1/clients/ts_a%00b/revoke-tokens".into(), None, "`client_id`"),
+            (Method::GET, "/api/v1/clients?a%00=1&a%00=2".into(), None, "parameter `a\\u{0000}` is repeated"),
+        ];
+        for (method, path, body, says) in &cases {
+            let (status, error) = send(&server, &token, method.clone(), path, body.as_ref()).await;
+            assert_refused(status, &error, "invalid_request", says, &format!("{method} {path}"));
+        }
+        assert_eq!(before, snapshot(&server, &token, &client_path).await, "a refused request changed something");
+
+        // Well-formed ids that name nothing are still 404s, found without the store's help.
+        for path in ["/api/v1/scopes/no.such.scope", "/api/v1/scopes/not%20a%20scope"] {
+            let (status, error) = send(&server, &token, Method::GET, path, None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {error}");
+        }
+        let (status, error) = send(&server, &token, Method::DELETE, &format!("{client_path}/secrets/no-such-secret"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+        // A cursor this server issued still pages.
+        let (_, page) = send(&server, &token, Method::GET, "/api/v1/audit-events?limit=1", None).await;
+        let next = page["next_cursor"].as_str().unwrap();
+        let (status, older) = send(&server, &token, Method::GET, &format!("/api/v1/audit-events?limit=1&cursor={next}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{older}");
+        assert_eq!(older["items"].as_array().unwrap().len(), 1);
     }
 }
