@@ -416,10 +416,11 @@ fn parse_redirect_uris(
     let mut uris: Vec<RedirectUri> = Vec::with_capacity(raw_uris.len());
     for raw in raw_uris {
         let uri = RedirectUri::parse(raw, public_client)
-            .map_err(|why| redirect_error(format!("redirect_uris: `{raw}` {why}")))?;
+            .map_err(|why| redirect_error(format!("redirect_uris: `{}` {why}", shown(raw))))?;
         if uris.contains(&uri) {
             return Err(redirect_error(format!(
-                "redirect_uris: `{raw}` is listed twice"
+                "redirect_uris: `{}` is listed twice",
+                shown(raw)
             )));
         }
         uris.push(uri);

@@ -178,12 +178,28 @@ impl TextError {
 
 impl fmt::Display for TextError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Refused {
-                field,
+        write!(f, "`{}` {}", self.field(), self.problem())
+    }
+}
+
+/// What is wrong, without the field's name.
+pub struct Problem<'a>(&'a TextError);
+
+impl TextError {
+    /// What is wrong, for a message that names the value its own way.
+    pub fn problem(&self) -> Problem<'_> {
+        Problem(self)
+    }
+}
+
+impl fmt::Display for Problem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            TextError::Refused {
                 character,
                 position,
                 kind,
+                ..
             } => {
                 let what = match kind {
                     RefusedKind::ControlCharacter => "a control character",
@@ -192,7 +208,7 @@ impl fmt::Display for TextError {
                 };
                 write!(
                     f,
-                    "`{field}` contains {what} (U+{:04X}) at character {position}",
+                    "contains {what} (U+{:04X}) at character {position}",
                     u32::from(*character)
                 )?;
                 if *kind == RefusedKind::LineBreak {
@@ -200,20 +216,15 @@ impl fmt::Display for TextError {
                 }
                 Ok(())
             }
-            Self::TooShort { field, min_chars } if *min_chars <= 1 => {
-                write!(f, "`{field}` must not be empty")
+            TextError::TooShort { min_chars, .. } if *min_chars <= 1 => {
+                write!(f, "must not be empty")
             }
-            Self::TooShort { field, min_chars } => {
-                write!(f, "`{field}` must be at least {min_chars} characters")
+            TextError::TooShort { min_chars, .. } => {
+                write!(f, "must be at least {min_chars} characters")
             }
-            Self::TooLong {
-                field,
-                max_chars,
-                chars,
-            } => write!(
-                f,
-                "`{field}` must be at most {max_chars} characters (it has {chars})"
-            ),
+            TextError::TooLong {
+                max_chars, chars, ..
+            } => write!(f, "must be at most {max_chars} characters (it has {chars})"),
         }
     }
 }

@@ -1,8 +1,8 @@
-//! Which text the admin API stores (#11 item 3): a control character, a line break in a
-//! single-line field or an over-long value is refused with 400 naming the field on both
-//! engines, and nothing changes; every other Unicode text is stored and read back exactly.
-//! Parameters that only reach queries (a search term, a cursor, ids in paths) are checked
-//! the same way: 400, never a 500.
+//! Which text the admin API stores (#11 items 3 and 4): a control character, a line
+//! break in a single-line field, an over-long value or an ambiguous redirect URI is
+//! refused with 400 naming the field on both engines, and nothing changes; every other
+//! Unicode text is stored and read back exactly. Parameters that only reach queries (a
+//! search term, a cursor, ids in paths) are checked the same way: 400, never a 500.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -201,5 +201,50 @@ both_engines! {
         let (status, older) = send(&server, &token, Method::GET, &format!("/api/v1/audit-events?limit=1&cursor={next}"), None).await;
         assert_eq!(status, StatusCode::OK, "{older}");
         assert_eq!(older["items"].as_array().unwrap().len(), 1);
+    }
+
+    async fn ambiguous_redirect_uris_are_refused_and_change_nothing(server: TestServer) {
+        let token = server.admin_token().await;
+        let native = |uris: Value| json!({"client_name": "Native", "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "openid", "redirect_uris": uris});
+        let created = server.create_client(native(json!(["com.example.app:/cb"]))).await;
+        let client_path = format!("/api/v1/clients/{}", created["client_id"].as_str().unwrap());
+        let before = snapshot(&server, &token, &client_path).await;
+
+        for (uri, says) in [
+            ("https://a.example\\@evil.example/cb", "contains a backslash at character 18"),
+            ("https:\\\\evil.example/cb", "backslash"),
+            ("https://a.example/c\\b", "backslash"),
+            ("https:/evil.example/cb", "(`https://evil.example/cb`)"),
+            ("https:evil.example/cb", "(`https://evil.example/cb`)"),
+            ("https://A.EXAMPLE/cb", "(`https://a.example/cb`)"),
+            ("https://a.example:443/cb", "(`https://a.example/cb`)"),
+            ("https://a.example/x/%2e%2e/cb", "(`https://a.example/cb`)"),
+            ("https://a.example/c\tb", "control character (U+0009)"),
+            ("http://127.1/cb", "(`http://127.0.0.1/cb`)"),
+            ("http://0x7f.0.0.1/cb", "(`http://127.0.0.1/cb`)"),
+            ("https://a.example/cb\u{0}", "control character (U+0000)"),
+            ("https://bücher.example/cb", "write `https://xn--bcher-kva.example/cb`"),
+            ("https://a.example/%zz", "`%` not followed by two hexadecimal digits"),
+            ("https://user@a.example/cb", "user information"),
+            ("https://a.example/[cb]", "`[`"),
+        ] {
+            for (method, path, body) in [
+                (Method::POST, "/api/v1/clients", native(json!([uri]))),
+                (Method::PATCH, client_path.as_str(), json!({"redirect_uris": ["com.example.app:/cb", uri]})),
+            ] {
+                let (status, error) = send(&server, &token, method.clone(), path, Some(&body)).await;
+                assert_refused(status, &error, "invalid_redirect_uri", "redirect_uris", &format!("{method} {uri:?}"));
+                let description = error["error_description"].as_str().unwrap();
+                assert!(description.contains(says), "{method} {uri:?}: `{description}` does not say {says}");
+            }
+        }
+        assert_eq!(before, snapshot(&server, &token, &client_path).await, "a refused request changed something");
+
+        // What a browser and an RFC 3986 parser read alike is stored as written.
+        let uris = json!(["com.example.app:/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "https://xn--bcher-kva.example/cb?tenant=42&x=%2F"]);
+        let (status, patched) = send(&server, &token, Method::PATCH, &client_path, Some(&json!({"redirect_uris": uris}))).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        let (_, fetched) = send(&server, &token, Method::GET, &client_path, None).await;
+        assert_eq!(fetched["redirect_uris"], uris);
     }
 }
