@@ -203,6 +203,56 @@ both_engines! {
         assert_eq!(older["items"].as_array().unwrap().len(), 1);
     }
 
+    async fn a_nul_in_any_string_the_api_takes_is_a_400(server: TestServer) {
+        let token = server.admin_token().await;
+        let (id, secret) = server.machine_client("Swept", "directory.read").await;
+        let client_path = format!("/api/v1/clients/{id}");
+        let before = snapshot(&server, &token, &client_path).await;
+        let nul = "x\u{0}";
+        let client = json!({"client_type": "custom", "client_name": "Swept", "description": "d", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code"], "response_types": ["code"], "scope": "openid", "token_endpoint_auth_method": "client_secret_basic", "status": "active"});
+        let mut bodies: Vec<(Method, String, Value)> = Vec::new();
+        for member in client.as_object().unwrap().keys() {
+            let mut body = client.clone();
+            body[member] = if body[member].is_array() { json!([nul]) } else { json!(nul) };
+            bodies.push((Method::POST, "/api/v1/clients".into(), body.clone()));
+            if member != "client_type" {
+                bodies.push((Method::PATCH, client_path.clone(), json!({member: body[member]})));
+            }
+        }
+        bodies.push((Method::POST, "/api/v1/clients".into(), json!({"client_name": "x", nul: 1})));
+        bodies.push((Method::POST, format!("{client_path}/secrets"), json!({"grace_period_seconds": nul})));
+        bodies.push((Method::POST, "/api/v1/scopes".into(), json!({"name": nul, "description": "d"})));
+        bodies.push((Method::POST, "/api/v1/scopes".into(), json!({"name": "ok.name", nul: "d"})));
+        bodies.push((Method::PATCH, "/api/v1/scopes/openid".into(), json!({"name": nul, "description": "d"})));
+        for (method, path, body) in &bodies {
+            let (status, error) = send(&server, &token, method.clone(), path, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path} {body}: {error}");
+            let description = error["error_description"].as_str().unwrap();
+            assert!(!description.contains(char::is_control), "{method} {path} {body}: {description:?}");
+        }
+        assert_eq!(before, snapshot(&server, &token, &client_path).await, "a refused request changed something");
+
+        // The OAuth endpoints take strings too; none of them may reach the store as they are.
+        for form in [
+            vec![("grant_type", "client_credentials"), ("scope", nul)],
+            vec![("grant_type", nul)],
+            vec![("grant_type", "client_credentials"), ("client_id", nul), ("client_secret", "s")],
+        ] {
+            let mut request = server.http.post(server.url("/oauth2/token")).form(&form);
+            if !form.iter().any(|(name, _)| *name == "client_id") {
+                request = request.basic_auth(&id, Some(&secret));
+            }
+            let status = request.send().await.unwrap().status();
+            assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED, "{form:?}: {status}");
+        }
+        for endpoint in ["/oauth2/introspect", "/oauth2/revoke"] {
+            for form in [vec![("token", nul)], vec![("token", "t"), ("token_type_hint", nul)]] {
+                let response = server.http.post(server.url(endpoint)).basic_auth(&id, Some(&secret)).form(&form).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{endpoint} {form:?}");
+            }
+        }
+    }
+
     async fn ambiguous_redirect_uris_are_refused_and_change_nothing(server: TestServer) {
         let token = server.admin_token().await;
         let native = |uris: Value| json!({"client_name": "Native", "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "openid", "redirect_uris": uris});
