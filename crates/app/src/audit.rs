@@ -47,6 +47,10 @@ pub fn entry(
     }
 }
 
+fn is_event_id(raw: &str) -> bool {
+    uuid::Uuid::try_parse(raw).is_ok_and(|id| id.hyphenated().to_string() == raw)
+}
+
 pub struct AuditPage {
     pub items: Vec<thetasecure_store::AuditEvent>,
     pub next_cursor: Option<String>,
@@ -68,6 +72,15 @@ impl crate::App {
                 )),
             ));
         }
+        // Cursors are event ids, which this server writes as canonical UUIDs; anything
+        // else is refused here rather than compared in the store.
+        if cursor.is_some_and(|raw| !is_event_id(raw)) {
+            return Err(crate::AdminError::Invalid(
+                thetasecure_core::OAuthError::invalid_request(
+                    "cursor is not one this server issued",
+                ),
+            ));
+        }
         let mut items = self
             .store()
             .audit()
@@ -81,5 +94,27 @@ impl crate::App {
             None
         };
         Ok(AuditPage { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_event_ids_are_cursors() {
+        let id = uuid::Uuid::now_v7();
+        assert!(is_event_id(&id.hyphenated().to_string()));
+        for not_issued in [
+            id.simple().to_string(),
+            id.hyphenated().to_string().to_uppercase(),
+            id.braced().to_string(),
+            id.urn().to_string(),
+            "not-an-event".to_owned(),
+            format!("{id}\u{0}"),
+            String::new(),
+        ] {
+            assert!(!is_event_id(&not_issued), "{not_issued}");
+        }
     }
 }

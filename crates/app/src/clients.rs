@@ -5,11 +5,12 @@ use std::sync::Arc;
 use data_encoding::BASE64URL_NOPAD;
 use serde_json::{Value, json};
 use thetasecure_core::client::{
-    Client, apply_merge_patch, parse_new_client, protected_field_changed,
+    CLIENT_SEARCH, Client, apply_merge_patch, parse_new_client, protected_field_changed,
 };
 use thetasecure_core::grant::{ClientStatus, GrantType};
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::secret::PlainSecret;
+use thetasecure_core::text::IDENTIFIER;
 use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
 use thetasecure_store::{ClientCursor, ClientFilter, SecretRecord};
 
@@ -89,6 +90,7 @@ impl App {
     }
 
     pub async fn get_client(&self, client_id: &str) -> Result<Client, AdminError> {
+        IDENTIFIER.check("client_id", client_id)?;
         let id = ClientId::parse(client_id).ok_or(AdminError::NotFound("client"))?;
         self.store()
             .clients()
@@ -129,13 +131,12 @@ impl App {
                     .ok_or_else(|| invalid("cursor is not one this server issued".into()))?,
             ),
         };
+        let search = match query.search.as_deref() {
+            None => None,
+            Some(raw) => Some(CLIENT_SEARCH.normalise("search", raw)?).filter(|s| !s.is_empty()),
+        };
         let filter = ClientFilter {
-            search: query
-                .search
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
+            search,
             status,
             grant_type,
             limit,
@@ -310,6 +311,7 @@ impl App {
         client_id: &str,
         secret_id: &str,
     ) -> Result<(), AdminError> {
+        IDENTIFIER.check("secret_id", secret_id)?;
         let client = self.get_client(client_id).await?;
         let now = self.clock().now();
         let entry = audit::entry(

@@ -1,6 +1,7 @@
 //! One error enum per kind of use case, each mapping to the protocol error it means.
 
 use thetasecure_core::OAuthError;
+use thetasecure_core::text::TextError;
 use thetasecure_store::StoreError;
 
 /// Errors of the admin use cases (admin API and CLI).
@@ -35,6 +36,14 @@ impl AdminError {
 impl From<OAuthError> for AdminError {
     fn from(error: OAuthError) -> Self {
         Self::Invalid(error)
+    }
+}
+
+/// Text the admin use cases check themselves (parameters, scope descriptions) is part of
+/// the request, not RFC 7591 client metadata, which `core` checks with its own code.
+impl From<TextError> for AdminError {
+    fn from(error: TextError) -> Self {
+        Self::Invalid(OAuthError::invalid_request(error.to_string()))
     }
 }
 

@@ -2,13 +2,12 @@
 
 use serde_json::{Value, json};
 use thetasecure_core::OAuthError;
-use thetasecure_core::scope::is_valid_scope_name;
+use thetasecure_core::scope::{SCOPE_DESCRIPTION, is_valid_scope_name};
+use thetasecure_core::text::{IDENTIFIER, shown};
 use thetasecure_store::ScopeRecord;
 
 use crate::audit::{self, Actor};
 use crate::{AdminError, App};
-
-const MAX_DESCRIPTION_CHARS: usize = 500;
 
 fn invalid(description: impl Into<String>) -> AdminError {
     AdminError::Invalid(OAuthError::invalid_request(description))
@@ -18,13 +17,19 @@ fn parse_description(body: &Value, required: bool) -> Result<Option<String>, Adm
     match body.get("description") {
         None | Some(Value::Null) if required => Err(invalid("description is required")),
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.chars().count() <= MAX_DESCRIPTION_CHARS => {
-            Ok(Some(text.trim().to_owned()))
-        }
-        Some(Value::String(_)) => Err(invalid(format!(
-            "description must be at most {MAX_DESCRIPTION_CHARS} characters"
-        ))),
+        Some(Value::String(raw)) => Ok(Some(SCOPE_DESCRIPTION.normalise("description", raw)?)),
         Some(_) => Err(invalid("description must be a string")),
+    }
+}
+
+/// A scope name from a path: a control character is a 400 naming it; a name no scope
+/// can have is not found without asking the store.
+fn check_path_name(name: &str) -> Result<(), AdminError> {
+    IDENTIFIER.check("name", name)?;
+    if is_valid_scope_name(name) {
+        Ok(())
+    } else {
+        Err(AdminError::NotFound("scope"))
     }
 }
 
@@ -33,7 +38,7 @@ fn reject_unknown_fields(body: &Value, allowed: &[&str]) -> Result<(), AdminErro
         .as_object()
         .ok_or_else(|| invalid("the request body must be a JSON object"))?;
     match object.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(key) => Err(invalid(format!("unknown field `{key}`"))),
+        Some(key) => Err(invalid(format!("unknown field `{}`", shown(key)))),
         None => Ok(()),
     }
 }
@@ -48,6 +53,7 @@ impl App {
     }
 
     pub async fn get_scope(&self, name: &str) -> Result<ScopeRecord, AdminError> {
+        check_path_name(name)?;
         self.store()
             .scopes()
             .get(name)
@@ -94,6 +100,7 @@ impl App {
         name: &str,
         body: &Value,
     ) -> Result<ScopeRecord, AdminError> {
+        check_path_name(name)?;
         reject_unknown_fields(body, &["description", "name"])?;
         if body.get("name").is_some_and(|given| given != name) {
             return Err(invalid("name is immutable"));
@@ -116,6 +123,7 @@ impl App {
     }
 
     pub async fn delete_scope(&self, actor: &Actor, name: &str) -> Result<(), AdminError> {
+        check_path_name(name)?;
         let entry = audit::entry(
             actor,
             self.clock().now(),

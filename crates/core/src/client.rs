@@ -11,9 +11,14 @@ use crate::grant::{AuthMethod, ClientStatus, ClientType, GrantType, ResponseType
 use crate::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
+use crate::text::{TextError, TextRule, shown};
 
-pub const MAX_NAME_CHARS: usize = 200;
-pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// SPEC 3: 1–200 characters after trimming, any Unicode.
+pub const CLIENT_NAME: TextRule = TextRule::single_line(1, 200);
+/// SPEC 3: at most 2000 characters.
+pub const CLIENT_DESCRIPTION: TextRule = TextRule::multi_line(0, 2000);
+/// The admin list's `search`: a term longer than any client name or id matches nothing.
+pub const CLIENT_SEARCH: TextRule = TextRule::single_line(0, CLIENT_NAME.max_chars);
 pub const MAX_REDIRECT_URIS: usize = 20;
 pub const TTL_RANGE_SECONDS: std::ops::RangeInclusive<u32> = 60..=86_400;
 const SYNC_CONNECTOR_SCOPE: &str = "directory.read directory.write";
@@ -132,6 +137,10 @@ pub fn apply_merge_patch(
         Some(Value::String(raw)) if raw == current.client_type.as_str() => {}
         Some(_) => return Err(metadata_error("client_type is immutable")),
     }
+    // Also for members set to null, which the merge drops: the audit entry lists them.
+    if let Some(refused) = patch.keys().find_map(|key| refuse_field(key)) {
+        return Err(refused);
+    }
     let mut merged = match serde_json::to_value(&current.metadata) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
@@ -176,6 +185,21 @@ fn metadata_error(description: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, description)
 }
 
+fn text_error(error: TextError) -> OAuthError {
+    metadata_error(error.to_string())
+}
+
+/// The error for a member that is not a mutable field, if `key` is not one.
+fn refuse_field(key: &str) -> Option<OAuthError> {
+    if MUTABLE_FIELDS.contains(&key) {
+        None
+    } else if READ_ONLY_FIELDS.contains(&key) {
+        Some(metadata_error(format!("{key} is read-only")))
+    } else {
+        Some(metadata_error(format!("unknown field `{}`", shown(key))))
+    }
+}
+
 fn redirect_error(description: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRedirectUri, description)
 }
@@ -186,38 +210,21 @@ fn parse_metadata(
     scope_exists: &dyn Fn(&str) -> bool,
 ) -> Result<ClientMetadata, OAuthError> {
     fields.retain(|_, value| !value.is_null());
-    if let Some(key) = fields
-        .keys()
-        .find(|key| !MUTABLE_FIELDS.contains(&key.as_str()))
-    {
-        return Err(if READ_ONLY_FIELDS.contains(&key.as_str()) {
-            metadata_error(format!("{key} is read-only"))
-        } else {
-            metadata_error(format!("unknown field `{key}`"))
-        });
+    if let Some(refused) = fields.keys().find_map(|key| refuse_field(key)) {
+        return Err(refused);
     }
     if client_type == ClientType::SyncConnector {
         apply_sync_connector_preset(&mut fields)?;
     }
 
-    let client_name = required_string(&fields, "client_name")?.trim().to_owned();
-    let name_chars = client_name.chars().count();
-    if name_chars == 0 || name_chars > MAX_NAME_CHARS {
-        return Err(metadata_error(format!(
-            "client_name must be 1–{MAX_NAME_CHARS} characters after trimming"
-        )));
-    }
+    let client_name = CLIENT_NAME
+        .normalise("client_name", required_string(&fields, "client_name")?)
+        .map_err(text_error)?;
     let description = optional_string(&fields, "description")?
-        .map(|text| text.trim().to_owned())
+        .map(|raw| CLIENT_DESCRIPTION.normalise("description", raw))
+        .transpose()
+        .map_err(text_error)?
         .filter(|text| !text.is_empty());
-    if description
-        .as_ref()
-        .is_some_and(|text| text.chars().count() > MAX_DESCRIPTION_CHARS)
-    {
-        return Err(metadata_error(format!(
-            "description must be at most {MAX_DESCRIPTION_CHARS} characters"
-        )));
-    }
 
     let token_endpoint_auth_method = match optional_string(&fields, "token_endpoint_auth_method")? {
         None => AuthMethod::ClientSecretBasic,
@@ -263,7 +270,8 @@ fn parse_metadata(
                 .map(|raw| {
                     ResponseType::parse(raw).ok_or_else(|| {
                         metadata_error(format!(
-                            "response_types: `{raw}` is not supported (supported: {})",
+                            "response_types: `{}` is not supported (supported: {})",
+                            shown(raw),
                             ResponseType::expected()
                         ))
                     })
@@ -374,7 +382,8 @@ fn parse_grant_types(fields: &Map<String, Value>) -> Result<Vec<GrantType>, OAut
     for raw in string_array(value, "grant_types")? {
         let grant = GrantType::parse(raw).ok_or_else(|| {
             metadata_error(format!(
-                "grant_types: `{raw}` is not supported (supported: {})",
+                "grant_types: `{}` is not supported (supported: {})",
+                shown(raw),
                 GrantType::expected()
             ))
         })?;
@@ -407,10 +416,11 @@ fn parse_redirect_uris(
     let mut uris: Vec<RedirectUri> = Vec::with_capacity(raw_uris.len());
     for raw in raw_uris {
         let uri = RedirectUri::parse(raw, public_client)
-            .map_err(|why| redirect_error(format!("redirect_uris: `{raw}` {why}")))?;
+            .map_err(|why| redirect_error(format!("redirect_uris: `{}` {why}", shown(raw))))?;
         if uris.contains(&uri) {
             return Err(redirect_error(format!(
-                "redirect_uris: `{raw}` is listed twice"
+                "redirect_uris: `{}` is listed twice",
+                shown(raw)
             )));
         }
         uris.push(uri);

@@ -11,6 +11,7 @@ pub mod random;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
+pub mod text;
 pub mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};

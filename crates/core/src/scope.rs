@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+use crate::text::{TextRule, shown};
+
+/// A scope's description, shown on the consent page: at most 500 characters.
+pub const SCOPE_DESCRIPTION: TextRule = TextRule::multi_line(0, 500);
+
 /// A built-in scope: always present, never deletable.
 pub struct BuiltinScope {
     pub name: &'static str,
@@ -66,7 +71,7 @@ impl fmt::Display for ScopeParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("must name at least one scope"),
-            Self::InvalidName(name) => write!(f, "`{name}` is not a valid scope name"),
+            Self::InvalidName(name) => write!(f, "`{}` is not a valid scope name", shown(name)),
         }
     }
 }

@@ -97,7 +97,10 @@ impl Params {
                 continue;
             }
             if params.iter().any(|(seen, _)| *seen == name) {
-                return Err(invalid(format!("parameter `{name}` is repeated")));
+                return Err(invalid(format!(
+                    "parameter `{}` is repeated",
+                    thetasecure_core::text::shown(&name)
+                )));
             }
             if params.len() == MAX_PARAMS {
                 return Err(invalid(format!(

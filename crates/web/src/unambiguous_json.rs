@@ -79,7 +79,8 @@ impl<'de> Visitor<'de> for UnambiguousVisitor {
         while let Some(name) = map.next_key::<String>()? {
             if object.contains_key(&name) {
                 return Err(de::Error::custom(format_args!(
-                    "the member `{name}` appears more than once"
+                    "the member `{}` appears more than once",
+                    thetasecure_core::text::shown(&name)
                 )));
             }
             let Unambiguous(value) = map.next_value()?;
@@ -113,6 +114,8 @@ mod tests {
             (r#"{"client_name":"a","client_name":"b"}"#, "client_name"),
             (r#"{"x":{"y":1,"y":1}}"#, "y"),
             (r#"{"x":[{"z":1},{"z":2,"z":3}]}"#, "z"),
+            // Quoted without the control character itself.
+            (r#"{"a\u0000":1,"a\u0000":2}"#, "a\\u{0000}"),
         ] {
             let error = parse(text.as_bytes()).unwrap_err();
             assert!(is_ambiguity(&error), "{text}");

@@ -88,6 +88,67 @@ fn description_is_bounded() {
 }
 
 #[test]
+fn name_and_description_follow_the_text_rules() {
+    for (field, value, says) in [
+        (
+            "client_name",
+            "a\u{0}b",
+            "`client_name` contains a control character (U+0000) at character 2",
+        ),
+        (
+            "client_name",
+            "a\nb",
+            "`client_name` contains a line break (U+000A) at character 2",
+        ),
+        (
+            "client_name",
+            "a\u{2028}b",
+            "`client_name` contains a line break (U+2028)",
+        ),
+        (
+            "client_name",
+            "a\u{9b}b",
+            "`client_name` contains a control character (U+009B)",
+        ),
+        (
+            "client_name",
+            "\u{fffe}",
+            "`client_name` contains a Unicode noncharacter (U+FFFE)",
+        ),
+        ("client_name", "  ", "`client_name` must not be empty"),
+        (
+            "description",
+            "a\u{1b}[2J",
+            "`description` contains a control character (U+001B)",
+        ),
+        (
+            "description",
+            "a\u{7f}",
+            "`description` contains a control character (U+007F)",
+        ),
+    ] {
+        let e = err(with(custom(), field, json!(value)));
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata, "{value:?}");
+        assert!(
+            e.description.starts_with(says),
+            "{value:?}: {}",
+            e.description
+        );
+    }
+    let kept = create(with(
+        with(custom(), "client_name", json!(" 🦀 計算 ")),
+        "description",
+        json!("one\r\n\ttwo\u{2028}three"),
+    ))
+    .unwrap()
+    .metadata;
+    assert_eq!(kept.client_name, "🦀 計算");
+    assert_eq!(kept.description.as_deref(), Some("one\n\ttwo\u{2028}three"));
+    let blank = create(with(custom(), "description", json!(" \r\n "))).unwrap();
+    assert_eq!(blank.metadata.description, None);
+}
+
+#[test]
 fn unknown_and_read_only_fields_are_named() {
     assert!(
         err(with(custom(), "colour", json!("red")))
@@ -360,6 +421,15 @@ fn merge_patch_validates_like_create() {
             .unwrap_err()
             .description
             .contains("immutable")
+    );
+    // A member the merge would drop still has to be a field: the audit entry lists it.
+    let unknown = apply_merge_patch(&current, &json!({"colour\u{0}": null}), &known).unwrap_err();
+    assert_eq!(unknown.description, "unknown field `colour\\u{0000}`");
+    assert!(
+        apply_merge_patch(&current, &json!({"client_id": null}), &known)
+            .unwrap_err()
+            .description
+            .contains("client_id is read-only")
     );
     let to_code = json!({"grant_types": ["authorization_code"], "redirect_uris": ["https://a.example.com/cb"]});
     let switched = apply_merge_patch(&current, &to_code, &known).unwrap();

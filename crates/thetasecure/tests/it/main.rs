@@ -17,4 +17,5 @@ mod operations;
 mod outage;
 mod secrets;
 mod snapshots;
+mod stored_text;
 mod token;
