@@ -21,6 +21,20 @@ pub struct BootstrapInput {
     pub admin_password: Option<String>,
 }
 
+/// Why a first start could not provision the store.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// The operator supplied an unusable value: a startup error naming the setting,
+    /// not an internal one.
+    #[error("{setting}: {problem}")]
+    Setting {
+        setting: &'static str,
+        problem: String,
+    },
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+}
+
 /// What was provisioned; `generated` holds only values the server made up, to print once.
 pub struct Provisioned {
     pub admin_username: String,
@@ -36,7 +50,7 @@ impl App {
     pub async fn bootstrap(
         &self,
         input: BootstrapInput,
-    ) -> Result<Option<Provisioned>, AdminError> {
+    ) -> Result<Option<Provisioned>, BootstrapError> {
         // Fast path for every start after the first: skip generating secrets and the
         // deliberately slow password hash. The store's marker row still decides races.
         if self
@@ -53,12 +67,13 @@ impl App {
         let mut secret_for = |label: &'static str,
                               supplied: Option<String>,
                               min: usize|
-         -> Result<PlainSecret, AdminError> {
+         -> Result<PlainSecret, BootstrapError> {
             match supplied {
                 Some(value) if value.chars().count() >= min => Ok(PlainSecret::new(value)),
-                Some(_) => Err(AdminError::Internal(format!(
-                    "{label} must be at least {min} characters"
-                ))),
+                Some(_) => Err(BootstrapError::Setting {
+                    setting: label,
+                    problem: format!("must be at least {min} characters"),
+                }),
                 None => {
                     let secret = PlainSecret::generate();
                     generated.push((label, secret.clone()));

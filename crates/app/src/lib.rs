@@ -42,7 +42,8 @@ use throttle::AuthThrottle;
 
 /// The longest access-token lifetime a client may configure; retired signing keys stay
 /// published this long so every token they signed still verifies.
-pub const MAX_ACCESS_TOKEN_TTL_SECONDS: i64 = 86_400;
+pub const MAX_ACCESS_TOKEN_TTL_SECONDS: i64 =
+    *thetasecure_core::client::TTL_RANGE_SECONDS.end() as i64;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -316,7 +316,11 @@ fn parse_metadata(
                 .and_then(|n| u32::try_from(n).ok())
                 .filter(|n| TTL_RANGE_SECONDS.contains(n))
                 .ok_or_else(|| {
-                    metadata_error("access_token_ttl_seconds must be an integer from 60 to 86400")
+                    metadata_error(format!(
+                        "access_token_ttl_seconds must be an integer from {} to {}",
+                        TTL_RANGE_SECONDS.start(),
+                        TTL_RANGE_SECONDS.end()
+                    ))
                 })?,
         ),
     };

@@ -1,5 +1,5 @@
-//! The command line. Every option has a `THETASECURE_*` environment variable; both sit
-//! above the optional TOML file (`--config`), which sits above the defaults.
+//! The command line. Flags are the top layer of the configuration; `config` merges them
+//! over the `THETASECURE_*` variables, the TOML file and the defaults.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "thetasecure",
     version,
-    about = "ThetaSecure: an OAuth 2.0 / OpenID Connect authorization server"
+    about = "ThetaSecure: an OAuth 2.0 / OpenID Connect authorization server",
+    after_help = "Every store and server option can also be set in the environment as \
+        THETASECURE_<OPTION> (e.g. THETASECURE_DATABASE_URL) or as <option> in the --config \
+        TOML file; flags win over the environment, which wins over the file. Secrets \
+        (secret_key, database_url and the bootstrap_* secrets) may instead name a file: \
+        THETASECURE_<OPTION>_FILE or <option>_file."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -51,55 +56,45 @@ pub struct StoreArgs {
     /// TOML configuration file; its keys are the long option names with underscores.
     #[arg(long, env = "THETASECURE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// `postgres://…` to scale out; omitted, the embedded SQLite store in --data-dir is used.
-    #[arg(
-        long,
-        env = "THETASECURE_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    /// `postgres://…` to scale out; omitted, the embedded SQLite store in --data-dir is used. [env: THETASECURE_DATABASE_URL]
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
-    /// Directory of the SQLite database and the generated server key [default: ./thetasecure-data].
-    #[arg(long, env = "THETASECURE_DATA_DIR", global = true)]
+    /// Directory of the SQLite database and the generated server key [default: ./thetasecure-data]. [env: THETASECURE_DATA_DIR]
+    #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
     /// The 32-byte server key (hex or base64) that encrypts signing keys and keys secret hashes.
-    /// Omitted (and no --secret-key-file): <data-dir>/secret.key, generated at first start.
-    #[arg(
-        long,
-        env = "THETASECURE_SECRET_KEY",
-        global = true,
-        hide_env_values = true
-    )]
+    /// Omitted (and no --secret-key-file): <data-dir>/secret.key, generated at first start. [env: THETASECURE_SECRET_KEY]
+    #[arg(long, global = true)]
     pub secret_key: Option<String>,
-    /// File holding the server key (as --secret-key); --secret-key wins when both are given.
-    #[arg(long, env = "THETASECURE_SECRET_KEY_FILE", global = true)]
+    /// File holding the server key (as --secret-key); --secret-key wins when both are given. [env: THETASECURE_SECRET_KEY_FILE]
+    #[arg(long, global = true)]
     pub secret_key_file: Option<PathBuf>,
-    /// Base URL of every advertised endpoint and the `iss` of every token [default: http://127.0.0.1:8080].
-    #[arg(long, env = "THETASECURE_ISSUER", global = true)]
+    /// Base URL of every advertised endpoint and the `iss` of every token [default: http://127.0.0.1:8080]. [env: THETASECURE_ISSUER]
+    #[arg(long, global = true)]
     pub issuer: Option<String>,
-    /// Algorithm that signs access tokens [default: ES256].
-    #[arg(long, env = "THETASECURE_SIGNING_ALG", global = true)]
+    /// Algorithm that signs access tokens [default: ES256]. [env: THETASECURE_SIGNING_ALG]
+    #[arg(long, global = true)]
     pub signing_alg: Option<SigningAlgArg>,
-    /// Default access-token lifetime in seconds, 60–86400 [default: 3600].
+    /// Default access-token lifetime in seconds, 60–86400 [default: 3600]. [env: THETASECURE_ACCESS_TOKEN_TTL_SECONDS]
     // Not global: `clients create|update` have a client's own --access-token-ttl-seconds,
     // and clap copies a global option's value (this variable too) into it.
-    #[arg(long, env = "THETASECURE_ACCESS_TOKEN_TTL_SECONDS")]
+    #[arg(long)]
     pub access_token_ttl_seconds: Option<u32>,
-    /// Log format [default: text].
-    #[arg(long, env = "THETASECURE_LOG_FORMAT", global = true)]
+    /// Log format [default: text]. [env: THETASECURE_LOG_FORMAT]
+    #[arg(long, global = true)]
     pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. `info` or `thetasecure=debug` [default: info].
-    #[arg(long, env = "THETASECURE_LOG_LEVEL", global = true)]
+    /// Log filter, e.g. `info` or `thetasecure=debug` [default: info]. [env: THETASECURE_LOG_LEVEL]
+    #[arg(long, global = true)]
     pub log_level: Option<String>,
 }
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address of the main listener [default: 127.0.0.1:8080].
-    #[arg(long, env = "THETASECURE_LISTEN")]
+    /// Address of the main listener [default: 127.0.0.1:8080]. [env: THETASECURE_LISTEN]
+    #[arg(long)]
     pub listen: Option<String>,
-    /// Serve the admin API and /metrics on this second address (e.g. loopback only) instead.
-    #[arg(long, env = "THETASECURE_ADMIN_LISTEN")]
+    /// Serve the admin API and /metrics on this second address (e.g. loopback only) instead. [env: THETASECURE_ADMIN_LISTEN]
+    #[arg(long)]
     pub admin_listen: Option<String>,
     // Last: its help heading would otherwise also cover the options after it.
     #[command(flatten)]

@@ -7,7 +7,6 @@ use comfy_table::{ContentArrangement, Table};
 use serde_json::{Map, Value, json};
 use thetasecure_app::App;
 use thetasecure_app::audit::Actor;
-use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::clients::ClientQuery;
 use thetasecure_core::SystemClock;
 use thetasecure_core::client::Client;
@@ -35,9 +34,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Clients { store, command } => {
-            let config = config::load(store)?;
+            let mut config = config::load(store)?;
             telemetry::init(config.log_format, "warn");
-            let app = open_app(&config).await?;
+            let app = open_app(&mut config).await?;
             let result = clients(&app, command).await;
             app.store().close().await;
             result
@@ -46,9 +45,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             store,
             command: KeysCommand::Rotate,
         } => {
-            let config = config::load(store)?;
+            let mut config = config::load(store)?;
             telemetry::init(config.log_format, "warn");
-            let app = open_app(&config).await?;
+            let app = open_app(&mut config).await?;
             let kid = app.rotate_signing_key().await?;
             println!(
                 "new signing key {kid} is active; running servers sign with it within a minute"
@@ -60,7 +59,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// Opens and migrates the store, loads the keys and provisions a new store.
-pub async fn open_app(config: &Config) -> Result<App> {
+/// Takes the bootstrap values out of `config`: they are needed once, here.
+pub async fn open_app(config: &mut Config) -> Result<App> {
     let store = Store::connect(&config.database_url)
         .await
         .context("opening the store")?;
@@ -72,13 +72,7 @@ pub async fn open_app(config: &Config) -> Result<App> {
         config.settings.clone(),
     )
     .await?;
-    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let input = BootstrapInput {
-        admin_client_secret: env("THETASECURE_BOOTSTRAP_ADMIN_CLIENT_SECRET"),
-        sync_client_secret: env("THETASECURE_BOOTSTRAP_SYNC_CLIENT_SECRET"),
-        admin_username: env("THETASECURE_BOOTSTRAP_ADMIN_USERNAME"),
-        admin_password: env("THETASECURE_BOOTSTRAP_ADMIN_PASSWORD"),
-    };
+    let input = std::mem::take(&mut config.bootstrap);
     if let Some(provisioned) = app
         .bootstrap(input)
         .await

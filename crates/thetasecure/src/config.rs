@@ -1,32 +1,127 @@
-//! Configuration: defaults, then the TOML file, then environment and flags (clap reads
-//! both, so they already sit above the file). Each crate gets its own settings from here.
+//! Configuration, in one place: defaults < the TOML file (`--config`) < `THETASECURE_*`
+//! environment variables < command-line flags, merged by figment. A setting has one
+//! name everywhere: the long option, the TOML key (underscores) and the variable
+//! (`THETASECURE_` and the key upper-cased). Every secret may also be read from a file
+//! (`…_file` / `…_FILE`), as container platforms mount secrets.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use figment::Figment;
-use figment::providers::{Format, Toml};
-use serde::Deserialize;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::{ServerKey, Settings, SigningAlg};
+use thetasecure_core::client::TTL_RANGE_SECONDS;
 
 use crate::cli::{LogFormat, ServeArgs, SigningAlgArg, StoreArgs};
 
-/// The TOML file's keys: the long option names with underscores.
-#[derive(Debug, Default, Deserialize)]
+/// Every setting as one layer gives it; `None` leaves it to the layers below.
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
+struct Layer {
+    #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     admin_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     secret_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     secret_key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     signing_alg: Option<SigningAlgArg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     access_token_ttl_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     log_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_admin_client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_admin_client_secret_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_sync_client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_sync_client_secret_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_admin_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_admin_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap_admin_password_file: Option<PathBuf>,
+}
+
+/// The keys of [`Layer`], which are also the variables read (`THETASECURE_` + upper case).
+const KEYS: [&str; 19] = [
+    "listen",
+    "admin_listen",
+    "database_url",
+    "database_url_file",
+    "data_dir",
+    "secret_key",
+    "secret_key_file",
+    "issuer",
+    "signing_alg",
+    "access_token_ttl_seconds",
+    "log_format",
+    "log_level",
+    "bootstrap_admin_client_secret",
+    "bootstrap_admin_client_secret_file",
+    "bootstrap_sync_client_secret",
+    "bootstrap_sync_client_secret_file",
+    "bootstrap_admin_username",
+    "bootstrap_admin_password",
+    "bootstrap_admin_password_file",
+];
+
+const ENV_PREFIX: &str = "THETASECURE_";
+
+fn defaults() -> Layer {
+    Layer {
+        listen: Some("127.0.0.1:8080".into()),
+        data_dir: Some("./thetasecure-data".into()),
+        issuer: Some("http://127.0.0.1:8080".into()),
+        signing_alg: Some(SigningAlgArg::Es256),
+        access_token_ttl_seconds: Some(3600),
+        log_format: Some(LogFormat::Text),
+        log_level: Some("info".into()),
+        ..Layer::default()
+    }
+}
+
+/// The `THETASECURE_*` variables, as strings: figment's own `Env` provider parses values,
+/// which would turn an all-digit secret or password into a number. Errors name the
+/// variable. Reads through `lookup` (the process environment, or a test's map).
+struct Environment<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Provider for Environment<F> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable")
+            .interpolater(|_, key| format!("{ENV_PREFIX}{}", key.join("_").to_ascii_uppercase()))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for key in KEYS {
+            let name = format!("{ENV_PREFIX}{}", key.to_ascii_uppercase());
+            // Set but empty counts as unset, as shells and compose files leave them.
+            if let Some(value) = (self.0)(&name).filter(|v| !v.is_empty()) {
+                dict.insert(key.to_owned(), Value::from(value));
+            }
+        }
+        Ok(Profile::Default.collect(dict))
+    }
 }
 
 pub struct Config {
@@ -38,48 +133,71 @@ pub struct Config {
     pub log_level: String,
     pub listen: String,
     pub admin_listen: Option<String>,
+    pub bootstrap: BootstrapInput,
+}
+
+fn process_environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 pub fn load_serve(args: ServeArgs) -> Result<Config> {
-    let file = read_file(args.store.config.as_deref())?;
-    let listen = args
-        .listen
-        .or(file.listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let admin_listen = args.admin_listen.or(file.admin_listen.clone());
-    resolve(args.store, file, listen, admin_listen)
+    let mut flags = store_flags(&args.store);
+    flags.listen = args.listen;
+    flags.admin_listen = args.admin_listen;
+    resolve(args.store.config.as_deref(), process_environment, flags)
 }
 
 pub fn load(args: StoreArgs) -> Result<Config> {
-    let file = read_file(args.config.as_deref())?;
-    let listen = file
-        .listen
-        .clone()
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    resolve(args, file, listen, None)
+    resolve(
+        args.config.as_deref(),
+        process_environment,
+        store_flags(&args),
+    )
 }
 
-fn read_file(path: Option<&Path>) -> Result<FileConfig> {
-    match path {
-        None => Ok(FileConfig::default()),
-        Some(path) => Figment::new()
-            .merge(Toml::file_exact(path))
-            .extract()
-            .with_context(|| format!("reading configuration file {}", path.display())),
+fn store_flags(args: &StoreArgs) -> Layer {
+    Layer {
+        database_url: args.database_url.clone(),
+        data_dir: args.data_dir.clone(),
+        secret_key: args.secret_key.clone(),
+        secret_key_file: args.secret_key_file.clone(),
+        issuer: args.issuer.clone(),
+        signing_alg: args.signing_alg,
+        access_token_ttl_seconds: args.access_token_ttl_seconds,
+        log_format: args.log_format,
+        log_level: args.log_level.clone(),
+        ..Layer::default()
     }
 }
 
+/// The layers merged, lowest first.
+fn merged(
+    file: Option<&Path>,
+    environment: impl Fn(&str) -> Option<String>,
+    flags: Layer,
+) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(defaults()));
+    if let Some(path) = file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment
+        .merge(Environment(environment))
+        .merge(Serialized::defaults(flags))
+}
+
 fn resolve(
-    args: StoreArgs,
-    file: FileConfig,
-    listen: String,
-    admin_listen: Option<String>,
+    file: Option<&Path>,
+    environment: impl Fn(&str) -> Option<String>,
+    flags: Layer,
 ) -> Result<Config> {
-    let data_dir = args
+    // Lossy: a number may come as a string (all variables do).
+    let layer: Layer = merged(file, environment, flags)
+        .extract_lossy()
+        .map_err(|error| anyhow::anyhow!("configuration: {error}"))?;
+    let data_dir = layer
         .data_dir
-        .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from("./thetasecure-data"));
-    let database_url = match args.database_url.or(file.database_url) {
+    let database_url = match secret(layer.database_url, layer.database_url_file, "database_url")? {
         Some(url) => url,
         None => {
             fs::create_dir_all(&data_dir)
@@ -87,37 +205,45 @@ fn resolve(
             format!("sqlite://{}", data_dir.join("thetasecure.db").display())
         }
     };
-    let server_key = match (
-        args.secret_key.or(file.secret_key),
-        args.secret_key_file.or(file.secret_key_file),
-    ) {
-        (Some(text), _) => ServerKey::parse(&text).context("THETASECURE_SECRET_KEY")?,
-        (None, Some(path)) => ServerKey::parse(
-            &fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("server key in {}", path.display()))?,
-        (None, None) => data_dir_key(&data_dir)?,
+    let server_key = match secret(layer.secret_key, layer.secret_key_file, "secret_key")? {
+        Some(text) => ServerKey::parse(&text).context(variable("secret_key"))?,
+        None => data_dir_key(&data_dir)?,
     };
-    let issuer = args
+    let issuer = layer
         .issuer
-        .or(file.issuer)
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    check_issuer(&issuer)?;
-    let access_token_ttl_seconds = args
-        .access_token_ttl_seconds
-        .or(file.access_token_ttl_seconds)
-        .unwrap_or(3600);
-    if !(60..=86_400).contains(&access_token_ttl_seconds) {
-        bail!("access_token_ttl_seconds must be from 60 to 86400");
+    check_issuer(&issuer).context(variable("issuer"))?;
+    let access_token_ttl_seconds = layer.access_token_ttl_seconds.unwrap_or(3600);
+    if !TTL_RANGE_SECONDS.contains(&access_token_ttl_seconds) {
+        bail!(
+            "{}: must be from {} to {} seconds",
+            variable("access_token_ttl_seconds"),
+            TTL_RANGE_SECONDS.start(),
+            TTL_RANGE_SECONDS.end()
+        );
     }
-    let signing_alg = match args
-        .signing_alg
-        .or(file.signing_alg)
-        .unwrap_or(SigningAlgArg::Es256)
-    {
+    let signing_alg = match layer.signing_alg.unwrap_or(SigningAlgArg::Es256) {
         SigningAlgArg::Es256 => SigningAlg::Es256,
         SigningAlgArg::Rs256 => SigningAlg::Rs256,
         SigningAlgArg::EdDsa => SigningAlg::EdDsa,
+    };
+    let bootstrap = BootstrapInput {
+        admin_client_secret: secret(
+            layer.bootstrap_admin_client_secret,
+            layer.bootstrap_admin_client_secret_file,
+            "bootstrap_admin_client_secret",
+        )?,
+        sync_client_secret: secret(
+            layer.bootstrap_sync_client_secret,
+            layer.bootstrap_sync_client_secret_file,
+            "bootstrap_sync_client_secret",
+        )?,
+        admin_username: layer.bootstrap_admin_username,
+        admin_password: secret(
+            layer.bootstrap_admin_password,
+            layer.bootstrap_admin_password_file,
+            "bootstrap_admin_password",
+        )?,
     };
     Ok(Config {
         database_url,
@@ -128,17 +254,51 @@ fn resolve(
             access_token_ttl_seconds,
             signing_alg,
         },
-        log_format: args
-            .log_format
-            .or(file.log_format)
-            .unwrap_or(LogFormat::Text),
-        log_level: args
-            .log_level
-            .or(file.log_level)
-            .unwrap_or_else(|| "info".into()),
-        listen,
-        admin_listen,
+        log_format: layer.log_format.unwrap_or(LogFormat::Text),
+        log_level: layer.log_level.unwrap_or_else(|| "info".into()),
+        listen: layer.listen.unwrap_or_else(|| "127.0.0.1:8080".into()),
+        admin_listen: layer.admin_listen,
+        bootstrap,
     })
+}
+
+/// How an operator names `key`: the variable, the option and the TOML key.
+fn variable(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{} (--{}, `{key}` in the file)",
+        key.to_ascii_uppercase(),
+        key.replace('_', "-")
+    )
+}
+
+/// A secret given directly, else read from the file named by its `_file` setting (one
+/// trailing newline dropped, as `echo` and editors leave one); the direct value wins.
+fn secret(value: Option<String>, file: Option<PathBuf>, key: &str) -> Result<Option<String>> {
+    if value.is_some() {
+        return Ok(value);
+    }
+    let Some(path) = file else {
+        return Ok(None);
+    };
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: reading {}",
+            variable(&format!("{key}_file")),
+            path.display()
+        )
+    })?;
+    let text = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if text.is_empty() {
+        bail!(
+            "{}: {} is empty",
+            variable(&format!("{key}_file")),
+            path.display()
+        );
+    }
+    Ok(Some(text.to_owned()))
 }
 
 /// The issuer must be https unless it is a loopback address (SPEC 1; RFC 8414 §2).
@@ -195,7 +355,201 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_issuer;
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A place for the layers' files, and an environment of `vars`.
+    struct Setup {
+        dir: tempfile::TempDir,
+        vars: HashMap<String, String>,
+    }
+
+    impl Setup {
+        fn new(vars: &[(&str, &str)]) -> Self {
+            Setup {
+                dir: tempfile::tempdir().unwrap(),
+                vars: vars
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            }
+        }
+
+        fn file(&self, name: &str, contents: &str) -> PathBuf {
+            let path = self.dir.path().join(name);
+            fs::write(&path, contents).unwrap();
+            path
+        }
+
+        /// Flags name a data directory inside the temporary one, unless they name one.
+        fn resolve(&self, file: Option<&Path>, mut flags: Layer) -> Result<Config> {
+            flags.data_dir.get_or_insert(self.dir.path().join("data"));
+            resolve(file, |name| self.vars.get(name).cloned(), flags)
+        }
+    }
+
+    fn error_of(result: Result<Config>) -> String {
+        match result {
+            Ok(_) => panic!("expected a configuration error"),
+            Err(error) => format!("{error:#}"),
+        }
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment_then_flags() {
+        let setup = Setup::new(&[("THETASECURE_ISSUER", "https://env.example")]);
+        let toml = setup.file(
+            "config.toml",
+            "issuer = \"https://file.example\"\nlog_level = \"debug\"\naccess_token_ttl_seconds = 600\n",
+        );
+        let config = setup.resolve(None, Layer::default()).unwrap();
+        assert_eq!(config.settings.issuer, "https://env.example");
+        assert_eq!(config.settings.access_token_ttl_seconds, 3600);
+        assert_eq!(config.log_level, "info");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+
+        let config = setup.resolve(Some(&toml), Layer::default()).unwrap();
+        assert_eq!(
+            config.settings.issuer, "https://env.example",
+            "env over file"
+        );
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(config.settings.access_token_ttl_seconds, 600);
+
+        let flags = Layer {
+            issuer: Some("https://flag.example".into()),
+            ..Layer::default()
+        };
+        let config = setup.resolve(Some(&toml), flags).unwrap();
+        assert_eq!(
+            config.settings.issuer, "https://flag.example",
+            "flags over env"
+        );
+    }
+
+    #[test]
+    fn every_secret_may_come_from_a_file() {
+        let key = ServerKey::generate().encode();
+        let setup = Setup::new(&[]);
+        let vars = [
+            (
+                "THETASECURE_SECRET_KEY_FILE",
+                setup.file("key", &format!("{key}\n")),
+            ),
+            (
+                "THETASECURE_DATABASE_URL_FILE",
+                setup.file("db", "sqlite://elsewhere.db"),
+            ),
+            (
+                "THETASECURE_BOOTSTRAP_ADMIN_CLIENT_SECRET_FILE",
+                setup.file("a", "admin-secret-from-a-file\r\n"),
+            ),
+            (
+                "THETASECURE_BOOTSTRAP_SYNC_CLIENT_SECRET_FILE",
+                setup.file("s", "sync-secret-from-a-file"),
+            ),
+            (
+                "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD_FILE",
+                setup.file("p", "a password\n"),
+            ),
+        ];
+        let setup = Setup {
+            vars: vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.display().to_string()))
+                .collect(),
+            ..setup
+        };
+        let config = setup.resolve(None, Layer::default()).unwrap();
+        assert_eq!(config.server_key.encode(), key);
+        assert_eq!(config.database_url, "sqlite://elsewhere.db");
+        let bootstrap = &config.bootstrap;
+        assert_eq!(
+            bootstrap.admin_client_secret.as_deref(),
+            Some("admin-secret-from-a-file")
+        );
+        assert_eq!(
+            bootstrap.sync_client_secret.as_deref(),
+            Some("sync-secret-from-a-file")
+        );
+        assert_eq!(bootstrap.admin_password.as_deref(), Some("a password"));
+
+        // The value itself wins over its file.
+        let mut direct = setup.vars.clone();
+        direct.insert(
+            "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD".into(),
+            "given directly".into(),
+        );
+        let setup = Setup {
+            vars: direct,
+            ..setup
+        };
+        let config = setup.resolve(None, Layer::default()).unwrap();
+        assert_eq!(
+            config.bootstrap.admin_password.as_deref(),
+            Some("given directly")
+        );
+    }
+
+    #[test]
+    fn variables_are_text_and_numbers_may_be_text() {
+        let setup = Setup::new(&[
+            ("THETASECURE_BOOTSTRAP_ADMIN_PASSWORD", "123456789012345678"),
+            ("THETASECURE_ACCESS_TOKEN_TTL_SECONDS", "900"),
+            ("THETASECURE_LOG_LEVEL", ""),
+            ("THETASECURE_TEST_DATABASE_URL", "not a setting"),
+        ]);
+        let config = setup.resolve(None, Layer::default()).unwrap();
+        assert_eq!(
+            config.bootstrap.admin_password.as_deref(),
+            Some("123456789012345678")
+        );
+        assert_eq!(config.settings.access_token_ttl_seconds, 900);
+        assert_eq!(config.log_level, "info", "empty counts as unset");
+    }
+
+    #[test]
+    fn mistakes_name_the_setting() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[("THETASECURE_ACCESS_TOKEN_TTL_SECONDS", "30")],
+                "THETASECURE_ACCESS_TOKEN_TTL_SECONDS",
+            ),
+            (
+                &[("THETASECURE_ACCESS_TOKEN_TTL_SECONDS", "soon")],
+                "THETASECURE_ACCESS_TOKEN_TTL_SECONDS",
+            ),
+            (
+                &[("THETASECURE_ISSUER", "http://id.example")],
+                "THETASECURE_ISSUER",
+            ),
+            (
+                &[("THETASECURE_SECRET_KEY", "too short")],
+                "THETASECURE_SECRET_KEY",
+            ),
+            (
+                &[(
+                    "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD_FILE",
+                    "/nonexistent/password",
+                )],
+                "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD_FILE",
+            ),
+        ];
+        for (vars, named) in cases {
+            let message = error_of(Setup::new(vars).resolve(None, Layer::default()));
+            assert!(
+                message.contains(named),
+                "{vars:?}: `{message}` does not name {named}"
+            );
+        }
+        let setup = Setup::new(&[]);
+        let toml = setup.file("config.toml", "colour = \"blue\"\n");
+        let message = error_of(setup.resolve(Some(&toml), Layer::default()));
+        assert!(message.contains("colour"), "{message}");
+    }
 
     #[test]
     fn issuer_needs_https_unless_loopback() {

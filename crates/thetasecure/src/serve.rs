@@ -22,8 +22,8 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// mimalloc keeps freed memory for a second before it may be returned.
 const MEMORY_RELEASE_INTERVAL: Duration = Duration::from_secs(1);
 
-pub async fn serve(config: Config) -> Result<()> {
-    let app = open_app(&config).await?;
+pub async fn serve(mut config: Config) -> Result<()> {
+    let app = open_app(&mut config).await?;
     let metrics = Metrics::install().context("installing the metrics recorder")?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
