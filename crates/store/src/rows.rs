@@ -29,20 +29,45 @@ macro_rules! secret_columns {
 }
 pub(crate) use secret_columns;
 
-/// The client insert, the same SQL on both engines; `ON CONFLICT DO NOTHING` so the
-/// caller tells a taken id from other failures by the rows affected.
-pub(crate) const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, client_type, client_name, description, redirect_uris,
-     grant_types, response_types, scope, token_endpoint_auth_method, require_user_consent,
-     access_token_ttl_seconds, status, is_default, created_at, updated_at, tokens_revoked_before, search_text)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-     ON CONFLICT (client_id) DO NOTHING";
+/// `INSERT INTO clients (…) VALUES $values`: every column of `client_columns!` and the
+/// search text, in the order `bind_client!` binds them.
+macro_rules! insert_client {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO clients (",
+            $crate::rows::client_columns!(),
+            ", search_text) VALUES ",
+            $values
+        )
+    };
+}
+pub(crate) use insert_client;
 
-/// The audit insert, the same SQL on both engines; bind it with `bind_audit!`.
-pub(crate) const INSERT_AUDIT: &str =
-    "INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// `INSERT INTO client_secrets (…) VALUES $values`, in the order `bind_secret!` binds.
+macro_rules! insert_secret {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO client_secrets (",
+            $crate::rows::secret_columns!(),
+            ") VALUES ",
+            $values
+        )
+    };
+}
+pub(crate) use insert_secret;
 
-/// Binds every client column of `ClientValues` in the order of `INSERT_CLIENT`:
+/// `INSERT INTO audit_events (…) VALUES $values`, in the order `bind_audit!` binds.
+macro_rules! insert_audit {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO audit_events (id, at, actor, action, target_type, target_id, details) VALUES ",
+            $values
+        )
+    };
+}
+pub(crate) use insert_audit;
+
+/// Binds every client column of `ClientValues` in the order of `insert_client!`:
 /// client_id first, then the mutable fields, then the rest.
 macro_rules! bind_client {
     ($query:expr, $v:expr) => {
@@ -83,7 +108,7 @@ macro_rules! bind_secret {
 }
 pub(crate) use bind_secret;
 
-/// Binds an audit entry in the column order of `INSERT_AUDIT`; `$details` is
+/// Binds an audit entry in the column order of `insert_audit!`; `$details` is
 /// `audit_details(entry)?`, computed by the caller so the macro needs no `?`.
 macro_rules! bind_audit {
     ($query:expr, $entry:expr, $details:expr) => {

@@ -1,0 +1,77 @@
+//! First-start provisioning: default scopes and clients, the admin user, their audit
+//! entries, all in one transaction, once.
+
+use crate::engine::for_each_engine;
+use crate::{AuditEntry, BootstrapPlan, Store, StoreError, UserRecord};
+
+pub struct Bootstrap<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl Bootstrap<'_> {
+    /// Provisions an empty store in one transaction: scopes, clients with their secrets,
+    /// the admin user, and the audit entries. Returns false (and writes nothing) when the
+    /// store was already provisioned, also when two instances race.
+    pub async fn provision(
+        &self,
+        plan: &BootstrapPlan,
+        audit: &[AuditEntry],
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.store, provision(plan, audit))
+    }
+}
+
+for_each_engine! {
+    async fn insert_user(conn: &mut Conn, user: &UserRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, username_lower, email, display_name, password_hash, is_admin, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(user.username.to_lowercase())
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.is_admin)
+        .bind(user.created_at.0)
+        .execute(conn)
+        .await
+        .map_err(error)?;
+        Ok(())
+    }
+
+    pub(crate) async fn provision(
+        db: &Db,
+        plan: &BootstrapPlan,
+        entries: &[AuditEntry],
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(db).await?;
+        let marked = sqlx::query(
+            "INSERT INTO bootstrap_state (id, provisioned_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(plan.admin_user.created_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        if marked.rows_affected() == 0 {
+            rollback(tx).await?;
+            return Ok(false);
+        }
+        for scope in &plan.scopes {
+            scopes::insert(&mut tx, scope).await?;
+        }
+        for (client, secret) in &plan.clients {
+            clients::insert(&mut tx, client).await?;
+            if let Some(secret) = secret {
+                secrets::insert(&mut tx, secret).await?;
+            }
+        }
+        insert_user(&mut tx, &plan.admin_user).await?;
+        for entry in entries {
+            audit::insert(&mut tx, entry).await?;
+        }
+        commit(tx).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,204 @@
+//! Clients. Creating and searching them differ per engine (`sqlite_only`,
+//! `postgres_only`): each engine has its own fastest create statement and its own
+//! search index. The rest is written once.
+
+mod postgres_only;
+mod sqlite_only;
+
+pub(crate) use postgres_only::SearchIndex;
+
+use thetasecure_core::Timestamp;
+use thetasecure_core::client::Client;
+use thetasecure_core::ids::ClientId;
+
+use crate::engine::for_each_engine;
+use crate::rows::{ClientRow, ClientValues, bind_client, client_columns, insert_client};
+use crate::{AuditEntry, ClientCursor, ClientFilter, ClientPage, SecretRecord, Store, StoreError};
+
+pub struct Clients<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl Clients<'_> {
+    /// Inserts a client with its first secret (confidential clients). Conflict if the id exists.
+    pub async fn create(
+        &self,
+        client: &Client,
+        secret: Option<&SecretRecord>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        dispatch!(
+            self.store,
+            sqlite_only | postgres_only::create(client, secret, audit)
+        )
+    }
+    pub async fn get(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        dispatch!(self.store, get(id))
+    }
+    /// Newest first (created_at desc, client_id desc); `search` is a case-insensitive
+    /// substring of client name or client id (Unicode lowercase, computed in Rust and
+    /// stored in a search column); `limit` rows at most, `next` set when more follow.
+    pub async fn list(&self, filter: &ClientFilter) -> Result<ClientPage, StoreError> {
+        dispatch!(self.store, sqlite_only | postgres_only::list(filter))
+    }
+    /// Replaces every mutable field and `updated_at`, and moves `tokens_revoked_before`
+    /// forward when the given one is later (never back: a concurrent revoke-tokens wins).
+    /// NotFound if absent.
+    pub async fn update(&self, client: &Client, audit: &AuditEntry) -> Result<(), StoreError> {
+        dispatch!(self.store, update(client, audit))
+    }
+    /// Deletes the client and (cascade) its secrets. NotFound if absent.
+    pub async fn delete(&self, id: &ClientId, audit: &AuditEntry) -> Result<(), StoreError> {
+        dispatch!(self.store, delete(id, audit))
+    }
+    /// Sets `tokens_revoked_before`. NotFound if absent.
+    pub async fn revoke_tokens(
+        &self,
+        id: &ClientId,
+        before: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.store, revoke_tokens(id, before, audit))
+    }
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        dispatch!(self.store, count())
+    }
+}
+
+/// `rows` holds up to `limit + 1` rows; the extra one only tells that more follow.
+fn page(rows: Vec<ClientRow>, limit: u32) -> Result<ClientPage, StoreError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    let items = rows
+        .into_iter()
+        .take(limit)
+        .map(ClientRow::into_client)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        items.last().map(|client| ClientCursor {
+            created_at: client.created_at,
+            client_id: client.client_id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(ClientPage { items, next })
+}
+
+fn already_exists(id: &ClientId) -> StoreError {
+    StoreError::Conflict(format!("client `{id}` already exists"))
+}
+
+for_each_engine! {
+    /// `ON CONFLICT DO NOTHING`, so a taken id is told from other failures by the rows
+    /// affected.
+    pub(crate) async fn insert(conn: &mut Conn, client: &Client) -> Result<(), StoreError> {
+        let values = ClientValues::new(client)?;
+        let query = sqlx::query(concat!(
+            insert_client!("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
+            " ON CONFLICT (client_id) DO NOTHING"
+        ));
+        let done = bind_client!(query, values)
+            .execute(conn)
+            .await
+            .map_err(error)?;
+        if done.rows_affected() == 0 {
+            return Err(already_exists(&client.client_id));
+        }
+        Ok(())
+    }
+
+    /// Whether the client exists; on PostgreSQL its row is locked until the transaction
+    /// ends, so rules spanning a client's secrets see no concurrent rotation or revocation.
+    pub(crate) async fn lock(conn: &mut Conn, id: &ClientId) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar(concat!(
+            "SELECT 1 FROM clients WHERE client_id = $1",
+            for_update!()
+        ))
+        .bind(id.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(error)?;
+        Ok(found.is_some())
+    }
+
+    pub(crate) async fn get(db: &Db, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let row: Option<ClientRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE client_id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(error)?;
+        row.map(ClientRow::into_client).transpose()
+    }
+
+    pub(crate) async fn update(db: &Db, client: &Client, entry: &AuditEntry) -> Result<(), StoreError> {
+        let v = ClientValues::new(client)?;
+        let mut tx = begin_write(db).await?;
+        let done = sqlx::query(
+            "UPDATE clients SET client_name = $2, description = $3, redirect_uris = $4, grant_types = $5,
+                 response_types = $6, scope = $7, token_endpoint_auth_method = $8, require_user_consent = $9,
+                 access_token_ttl_seconds = $10, status = $11, updated_at = $12, search_text = $13,
+                 tokens_revoked_before = CASE
+                     WHEN $14 IS NULL THEN tokens_revoked_before
+                     WHEN tokens_revoked_before IS NULL OR tokens_revoked_before < $14 THEN $14
+                     ELSE tokens_revoked_before END
+             WHERE client_id = $1",
+        )
+        .bind(&v.client_id)
+        .bind(&v.client_name)
+        .bind(&v.description)
+        .bind(&v.redirect_uris)
+        .bind(&v.grant_types)
+        .bind(&v.response_types)
+        .bind(&v.scope)
+        .bind(v.token_endpoint_auth_method)
+        .bind(v.require_user_consent)
+        .bind(v.access_token_ttl_seconds)
+        .bind(v.status)
+        .bind(v.updated_at)
+        .bind(&v.search_text)
+        .bind(v.tokens_revoked_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        audit::finish_change(tx, done.rows_affected(), entry).await
+    }
+
+    pub(crate) async fn delete(db: &Db, id: &ClientId, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = begin_write(db).await?;
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        audit::finish_change(tx, done.rows_affected(), entry).await
+    }
+
+    pub(crate) async fn revoke_tokens(
+        db: &Db,
+        id: &ClientId,
+        before: Timestamp,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(db).await?;
+        let done = sqlx::query("UPDATE clients SET tokens_revoked_before = $2 WHERE client_id = $1")
+            .bind(id.as_str())
+            .bind(before.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        audit::finish_change(tx, done.rows_affected(), entry).await
+    }
+
+    pub(crate) async fn count(db: &Db) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+            .fetch_one(&db.pool)
+            .await
+            .map_err(error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

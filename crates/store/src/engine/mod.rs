@@ -1,0 +1,33 @@
+//! What differs between the engines at the bottom of every aggregate: connecting,
+//! migrating, error mapping, write transactions and their locking, and the few SQL
+//! spellings the dialects disagree on. Each engine module offers the same names, so
+//! SQL that both engines accept is written once inside [`for_each_engine!`] and
+//! compiled against each of them.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+/// Compiles the enclosed items twice: as module `sqlite`, seeing
+/// `engine::sqlite`'s `Db`, `Conn`, `Tx`, `error`, `begin_write`, …, and as module
+/// `postgres`, seeing `engine::postgres`'s. The items also see their parent module
+/// (`super::*`) and, through the engine module, the other aggregates' instantiations
+/// for the same engine (`clients::insert`, `audit::insert`, …).
+macro_rules! for_each_engine {
+    ($($item:item)*) => {
+        pub(crate) mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::engine::sqlite::*;
+            $($item)*
+        }
+        pub(crate) mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::engine::postgres::*;
+            $($item)*
+        }
+    };
+}
+pub(crate) use for_each_engine;

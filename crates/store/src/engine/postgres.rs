@@ -1,0 +1,169 @@
+//! PostgreSQL: for several instances sharing one database. Transactions run at READ
+//! COMMITTED; where a rule spans rows (active-secret limits, scope in use) the
+//! transaction first locks what the rule depends on, so concurrent writers queue.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{PgPool, Transaction};
+
+use crate::StoreError;
+use crate::group_commit::{GroupCommits, WriteTransactions};
+
+pub(crate) use crate::{
+    audit::postgres as audit, clients::postgres as clients, scopes::postgres as scopes,
+    secrets::postgres as secrets,
+};
+
+/// Its `run` takes a session-level advisory lock, so instances starting together on one
+/// database migrate one after the other and the later ones find nothing to do.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub(crate) type Conn = PgConnection;
+pub(crate) type Tx = Transaction<'static, sqlx::Postgres>;
+
+/// The PostgreSQL store: a connection pool, the queue of writes that are committed in
+/// groups (`group_commit`), and what the clients' search index needs.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pub(crate) pool: PgPool,
+    pub(crate) group_commits: GroupCommits<PgConnection>,
+    pub(crate) search_index: crate::clients::SearchIndex,
+}
+
+impl Db {
+    /// Nothing to wait for: PostgreSQL queues writers itself, row by row.
+    pub(crate) async fn turn_to_write(&self) -> Result<NoTurn, StoreError> {
+        Ok(NoTurn)
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// What `turn_to_write` holds on PostgreSQL: nothing.
+pub(crate) struct NoTurn;
+
+/// Groups committed side by side: each waits for its WAL flush while the next gathers.
+const GROUP_COMMITTERS: usize = 8;
+
+pub(crate) fn error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match &*code {
+                "23505" => StoreError::Conflict(db.message().to_owned()),
+                // serialization failure, deadlock, lock timeout: a retry may succeed.
+                "40001" | "40P01" | "55P03" => StoreError::Busy,
+                // connection exceptions, too many connections, shutting down.
+                c if c.starts_with("08") || c == "53300" || c.starts_with("57P") => {
+                    StoreError::Unavailable(db.message().to_owned())
+                }
+                _ => StoreError::Backend(db.message().to_owned()),
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+/// How ThetaSecure sizes its PostgreSQL pool: 10 connections, and no longer to acquire
+/// one than an operation may take in all (`ANSWER_WITHIN`): with the database down, the
+/// pool retries connecting until then.
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(crate::ANSWER_WITHIN)
+}
+
+pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
+    // The URL may hold a password: report sqlx's parse error, never the URL itself.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|err| StoreError::Backend(format!("invalid postgres URL: {err}")))?;
+    let pool = pool_options().connect_with(options).await.map_err(error)?;
+    let group_commits = GroupCommits::start(PgWrites(pool.clone()), GROUP_COMMITTERS);
+    let search_index = crate::clients::SearchIndex::start(pool.clone());
+    Ok(Db {
+        pool,
+        group_commits,
+        search_index,
+    })
+}
+
+pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
+    MIGRATOR.run(&db.pool).await.map_err(|err| match err {
+        sqlx::migrate::MigrateError::Execute(err) => error(err),
+        other => StoreError::Backend(other.to_string()),
+    })
+}
+
+pub(crate) async fn begin_write(db: &Db) -> Result<Tx, StoreError> {
+    db.pool.begin().await.map_err(error)
+}
+
+pub(crate) async fn commit(tx: Tx) -> Result<(), StoreError> {
+    tx.commit().await.map_err(error)
+}
+
+pub(crate) async fn rollback(tx: Tx) -> Result<(), StoreError> {
+    tx.rollback().await.map_err(error)
+}
+
+/// Client writes wait until this transaction ends, so no client can start using a
+/// scope between a check and the write that relies on it.
+pub(crate) async fn lock_clients_against_writes(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("LOCK TABLE clients IN SHARE MODE")
+        .execute(&mut **tx)
+        .await
+        .map_err(error)?;
+    Ok(())
+}
+
+struct PgWrites(PgPool);
+
+impl WriteTransactions for PgWrites {
+    type Connection = PgConnection;
+    type Tx = Tx;
+
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        self.0.begin().await.map_err(error)
+    }
+
+    async fn commit(tx: Tx) -> Result<(), StoreError> {
+        commit(tx).await
+    }
+}
+
+/// Locks the rows read, so that concurrent writers of a rule spanning them queue.
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+pub(crate) use for_update;
+
+/// The dialect's `strpos(haystack, needle)`: the 1-based position, 0 when absent.
+macro_rules! position_of {
+    () => {
+        "strpos"
+    };
+}
+pub(crate) use position_of;
+
+/// ` = ANY(…)` over a list bound as one parameter with [`text_list`]: an array.
+macro_rules! in_list {
+    ($param:literal) => {
+        concat!(" = ANY(", $param, ")")
+    };
+}
+pub(crate) use in_list;
+
+pub(crate) fn text_list<'a>(values: &'a [&'a str]) -> Result<&'a [&'a str], StoreError> {
+    Ok(values)
+}
