@@ -63,14 +63,7 @@ async fn openapi_document_covers_the_admin_api() {
         return;
     };
     let server = TestServer::start_on(std::sync::Arc::new(place), true).await;
-    let response = server
-        .http
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let document: Value = response.json().await.unwrap();
+    let document = server.openapi_document().await;
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = document["paths"].as_object().unwrap();
     for (path, methods) in [

@@ -247,15 +247,19 @@ impl TestServer {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
-    pub async fn jwks(&self) -> Value {
-        let response = self
-            .http
-            .get(self.url("/oauth2/jwks"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+    /// A GET that must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.json().await.unwrap()
+    }
+
+    pub async fn jwks(&self) -> Value {
+        self.get_json("/oauth2/jwks").await
+    }
+
+    pub async fn openapi_document(&self) -> Value {
+        self.get_json("/api/v1/openapi.json").await
     }
 
     pub async fn admin_token(&self) -> String {
