@@ -12,7 +12,9 @@ use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 
 use crate::engine::for_each_engine;
-use crate::rows::{ClientRow, ClientValues, bind_client, client_columns, insert_client};
+use crate::rows::{
+    ClientRow, ClientValues, NewClientRows, bind_client, client_columns, insert_client,
+};
 use crate::{AuditEntry, ClientCursor, ClientFilter, ClientPage, SecretRecord, Store, StoreError};
 
 pub struct Clients<'a> {
@@ -27,10 +29,7 @@ impl Clients<'_> {
         secret: Option<&SecretRecord>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        dispatch!(
-            self.store,
-            sqlite_only | postgres_only::create(client, secret, audit)
-        )
+        dispatch!(self.store, create(client, secret, audit))
     }
     pub async fn get(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         dispatch!(self.store, get(id))
@@ -90,6 +89,21 @@ fn already_exists(id: &ClientId) -> StoreError {
 }
 
 for_each_engine! {
+    /// Queued for a group commit; each engine writes the rows its own way
+    /// (`GroupWrite for NewClientRows` in `sqlite_only` and `postgres_only`).
+    pub(crate) async fn create(
+        db: &Db,
+        client: &Client,
+        secret: Option<&SecretRecord>,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        db.group_commits
+            .write(Box::new(NewClientRows::new(client, secret, entry)))
+            .await?;
+        db.clients_created();
+        Ok(())
+    }
+
     /// `ON CONFLICT DO NOTHING`, so a taken id is told from other failures by the rows
     /// affected.
     pub(crate) async fn insert(conn: &mut Conn, client: &Client) -> Result<(), StoreError> {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
-use thetasecure_core::client::Client;
 
 use crate::engine::postgres::{Db, error};
 use crate::group_commit::{GroupWrite, WriteFuture};
@@ -16,7 +15,7 @@ use crate::rows::{
     ClientRow, ClientValues, NewClientRows, audit_details, bind_audit, bind_client, bind_secret,
     client_columns, grant_needle, insert_audit, insert_client, insert_secret, limit,
 };
-use crate::{AuditEntry, ClientFilter, ClientPage, SecretRecord, StoreError};
+use crate::{ClientFilter, ClientPage, StoreError};
 
 /// The client, its first secret and the audit entry in one statement: atomic and durable
 /// like a transaction, in one round trip instead of five (BEGIN, three INSERTs, COMMIT).
@@ -37,19 +36,6 @@ const CREATE_WITHOUT_SECRET: &str = concat!(
     ") ",
     insert_audit!("($18, $19, $20, $21, $22, $23, $24)")
 );
-
-pub(crate) async fn create(
-    db: &Db,
-    client: &Client,
-    secret: Option<&SecretRecord>,
-    entry: &AuditEntry,
-) -> Result<(), StoreError> {
-    db.group_commits
-        .write(Box::new(NewClientRows::new(client, secret, entry)))
-        .await?;
-    db.search_index.changed();
-    Ok(())
-}
 
 impl GroupWrite<PgConnection> for NewClientRows {
     fn write<'a>(&'a self, conn: &'a mut PgConnection) -> WriteFuture<'a> {
@@ -147,7 +133,7 @@ impl SearchIndex {
         SearchIndex { pending }
     }
 
-    fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.pending.store(true, Ordering::Relaxed);
     }
 }

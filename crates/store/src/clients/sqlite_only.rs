@@ -2,23 +2,11 @@
 //! group's transaction) and search (an FTS5 trigram index, `client_search`).
 
 use sqlx::sqlite::SqliteConnection;
-use thetasecure_core::client::Client;
 
 use crate::engine::sqlite::{Db, audit, error, secrets};
 use crate::group_commit::{GroupWrite, WriteFuture};
 use crate::rows::{ClientRow, NewClientRows, client_columns, grant_needle, limit};
-use crate::{AuditEntry, ClientFilter, ClientPage, SecretRecord, StoreError};
-
-pub(crate) async fn create(
-    db: &Db,
-    client: &Client,
-    secret: Option<&SecretRecord>,
-    entry: &AuditEntry,
-) -> Result<(), StoreError> {
-    db.group_commits
-        .write(Box::new(NewClientRows::new(client, secret, entry)))
-        .await
-}
+use crate::{ClientFilter, ClientPage, StoreError};
 
 impl GroupWrite<SqliteConnection> for NewClientRows {
     fn write<'a>(&'a self, conn: &'a mut SqliteConnection) -> WriteFuture<'a> {

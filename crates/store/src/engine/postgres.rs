@@ -37,6 +37,11 @@ impl Db {
         Ok(NoTurn)
     }
 
+    /// The search index's pending list wants merging soon.
+    pub(crate) fn clients_created(&self) {
+        self.search_index.changed();
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }

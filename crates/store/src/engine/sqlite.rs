@@ -78,6 +78,9 @@ impl Db {
         self.write_turn.take().await
     }
 
+    /// Nothing to follow up: the search index is written in the creating transaction.
+    pub(crate) fn clients_created(&self) {}
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
