@@ -5,7 +5,7 @@
 //! An entry past half its freshness is reloaded in the background by the first request
 //! that sees it, while requests keep getting the still-fresh value: without that, every
 //! in-flight request missed at the same instant once a second and waited for the store
-//! together, which made the latency tails on PostgreSQL (p99 29 ms at 64 connections).
+//! together, which made the latency tails (docs/performance.md).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};

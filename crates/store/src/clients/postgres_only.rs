@@ -115,8 +115,7 @@ pub(crate) async fn list(db: &Db, filter: &ClientFilter) -> Result<ClientPage, S
 /// into the index itself: 1.3-1.5 s for that create and, under group commit, for every
 /// create of its group. Merging the list from here four times a second after creates
 /// keeps it far under the limit (a create adds about 700 bytes), so no create pays for
-/// it; once a second still let it reach the limit now and then at 4,400 creates a second
-/// (p99 443 ms).
+/// it; once a second did not, at the highest create rates (docs/performance.md).
 const CLEANUP_EVERY: Duration = Duration::from_millis(250);
 
 /// Whether clients were created since the search index's pending list was last merged.

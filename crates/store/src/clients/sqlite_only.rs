@@ -39,8 +39,8 @@ macro_rules! list_sql {
 }
 
 /// An FTS5 query for the clients whose search text holds every trigram of `term`:
-/// `"abc" AND "bcd" AND …`. The index stores no positions (`detail=none`: positions
-/// added 10 MB per 100,000 clients and slowed creates by a tenth), so it cannot match
+/// `"abc" AND "bcd" AND …`. The index stores no positions (`detail=none`: they cost
+/// space and create time, docs/performance.md), so it cannot match
 /// the trigrams as one phrase. Inside quotes only `"` is special; doubling escapes it.
 fn trigram_query(term: &str) -> String {
     let chars: Vec<char> = term.chars().collect();

@@ -33,8 +33,8 @@ pub(crate) type Conn = SqliteConnection;
 ///
 /// SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
 /// the busy handler (1 ms, growing to 100 ms) before trying again, so under concurrent
-/// writes the lock sat idle while the waiters slept: p99 of 0.5-1.3 s at 64 concurrent
-/// client creates. This process's writers now wait here, in order, and meet the busy
+/// writes the lock sat idle while the waiters slept (docs/performance.md has the tails
+/// this made). This process's writers now wait here, in order, and meet the busy
 /// handler only when another process (the CLI, say) holds the lock.
 #[derive(Clone)]
 pub(crate) struct Db {
