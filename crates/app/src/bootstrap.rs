@@ -10,6 +10,7 @@ use thetasecure_core::secret::PlainSecret;
 use thetasecure_store::{BootstrapPlan, ScopeRecord, UserRecord};
 
 use crate::audit::{self, Actor};
+use crate::error::InternalFailure;
 use crate::{AdminError, App, passwords};
 
 /// Operator-supplied bootstrap values (`THETASECURE_BOOTSTRAP_*`).
@@ -135,8 +136,8 @@ impl App {
             let password = password.expose().to_owned();
             tokio::task::spawn_blocking(move || passwords::hash(&password))
                 .await
-                .map_err(|e| AdminError::Internal(e.to_string()))?
-                .map_err(AdminError::Internal)?
+                .map_err(|e| AdminError::Internal(Box::new(e)))?
+                .map_err(|e| AdminError::Internal(Box::new(InternalFailure(e))))?
         };
         let admin_user = UserRecord {
             id: uuid::Uuid::now_v7().to_string(),

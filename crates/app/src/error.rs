@@ -16,10 +16,18 @@ pub enum AdminError {
     Conflict(String),
     /// Storage is busy or unreachable; the request may be retried.
     #[error("storage temporarily unavailable")]
-    Unavailable,
-    #[error("internal error: {0}")]
-    Internal(String),
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] InternalCause),
 }
+
+/// What went wrong inside, kept whole for the one log line that reports it.
+pub type InternalCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An internal failure described by text alone (no error value to keep).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InternalFailure(pub String);
 
 impl AdminError {
     /// Maps a store error, naming what a NotFound was about.
@@ -27,8 +35,8 @@ impl AdminError {
         match error {
             StoreError::NotFound => Self::NotFound(what),
             StoreError::Conflict(why) => Self::Conflict(why),
-            StoreError::Busy | StoreError::Unavailable(_) => Self::Unavailable,
-            StoreError::Backend(why) => Self::Internal(why),
+            StoreError::Busy | StoreError::Unavailable { .. } => Self::Unavailable(error),
+            StoreError::Backend { .. } => Self::Internal(Box::new(error)),
         }
     }
 }
@@ -59,16 +67,16 @@ pub enum TokenError {
     #[error("throttled for {retry_after_seconds} s")]
     Throttled { retry_after_seconds: u64 },
     #[error("storage temporarily unavailable")]
-    Unavailable,
-    #[error("internal error: {0}")]
-    Internal(String),
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] InternalCause),
 }
 
 impl From<StoreError> for TokenError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Busy | StoreError::Unavailable(_) => Self::Unavailable,
-            other => Self::Internal(other.to_string()),
+            StoreError::Busy | StoreError::Unavailable { .. } => Self::Unavailable(error),
+            other => Self::Internal(Box::new(other)),
         }
     }
 }
@@ -76,5 +84,59 @@ impl From<StoreError> for TokenError {
 impl From<OAuthError> for TokenError {
     fn from(error: OAuthError) -> Self {
         Self::Rejected(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn chain(error: &dyn std::error::Error) -> Vec<String> {
+        let mut all = vec![error.to_string()];
+        let mut source = error.source();
+        while let Some(cause) = source {
+            all.push(cause.to_string());
+            source = cause.source();
+        }
+        all
+    }
+
+    /// An outage or a database error keeps its cause down to the driver's error, for the
+    /// one log line that reports it.
+    #[test]
+    fn store_failures_keep_their_cause() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outage = StoreError::Unavailable {
+            what: "PostgreSQL".into(),
+            cause: Some(Arc::new(refused)),
+        };
+        let error = AdminError::from_store(outage.clone(), "client");
+        assert_eq!(
+            chain(&error),
+            [
+                "storage temporarily unavailable",
+                "database unavailable: PostgreSQL",
+                "refused"
+            ]
+        );
+        assert_eq!(chain(&TokenError::from(outage)).len(), 3);
+
+        let corrupt = StoreError::Backend {
+            what: "stored client id `x` is not valid".into(),
+            cause: None,
+        };
+        let error = TokenError::from(corrupt);
+        assert!(matches!(error, TokenError::Internal(_)));
+        assert_eq!(
+            chain(&error),
+            [
+                "internal error",
+                "database error: stored client id `x` is not valid"
+            ]
+        );
+        assert!(error.source().is_some());
     }
 }

@@ -76,7 +76,7 @@ impl<C: Send + 'static> GroupCommits<C> {
     /// Runs `write` in the next group and answers once that group has committed: a
     /// success is durable, and a failure has left nothing of this write behind.
     pub(crate) async fn write(&self, write: Box<dyn GroupWrite<C>>) -> Result<(), StoreError> {
-        let stopped = || StoreError::Unavailable("the store is shutting down".into());
+        let stopped = || StoreError::unavailable("the store is shutting down");
         let (done, outcome) = oneshot::channel();
         self.queue
             .send(QueuedWrite { write, done })

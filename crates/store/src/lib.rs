@@ -86,7 +86,7 @@ async fn answer_within<T>(
     tokio::time::timeout(limit, operation)
         .await
         .unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!(
+            Err(StoreError::unavailable(format!(
                 "the database did not answer within {} ms",
                 limit.as_millis()
             )))
@@ -117,8 +117,8 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(postgres::connect(url).await?)
         } else {
-            return Err(StoreError::Backend(
-                "unsupported database URL: expected sqlite://<path> or postgres://…".into(),
+            return Err(StoreError::backend(
+                "unsupported database URL: expected sqlite://<path> or postgres://…",
             ));
         };
         Ok(Store { backend })

@@ -125,7 +125,7 @@ macro_rules! bind_audit {
 pub(crate) use bind_audit;
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Backend(format!("stored {what} `{value}` is not valid"))
+    StoreError::backend(format!("stored {what} `{value}` is not valid"))
 }
 
 fn client_id(raw: &str) -> Result<ClientId, StoreError> {
@@ -136,7 +136,7 @@ pub(crate) fn json_list(
     values: impl Iterator<Item = impl AsRef<str>>,
 ) -> Result<String, StoreError> {
     let list: Vec<String> = values.map(|v| v.as_ref().to_owned()).collect();
-    serde_json::to_string(&list).map_err(|err| StoreError::Backend(err.to_string()))
+    serde_json::to_string(&list).map_err(|err| StoreError::backend_because("a JSON list", err))
 }
 
 fn parse_list<T>(
@@ -393,7 +393,8 @@ impl AuditRow {
 }
 
 pub(crate) fn audit_details(entry: &AuditEntry) -> Result<String, StoreError> {
-    serde_json::to_string(&entry.details).map_err(|err| StoreError::Backend(err.to_string()))
+    serde_json::to_string(&entry.details)
+        .map_err(|err| StoreError::backend_because("audit details", err))
 }
 
 /// Limits are bound as i64: neither engine has unsigned integers.

@@ -12,7 +12,7 @@ fn check_applied(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Result<
     if pending == 0 {
         Ok(())
     } else {
-        Err(StoreError::Backend(format!(
+        Err(StoreError::backend(format!(
             "{pending} migration(s) not applied"
         )))
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use comfy_table::{ContentArrangement, Table};
 use serde_json::{Map, Value, json};
 use thetasecure_app::App;
@@ -73,11 +73,7 @@ pub async fn open_app(config: &mut Config) -> Result<App> {
     )
     .await?;
     let input = std::mem::take(&mut config.bootstrap);
-    if let Some(provisioned) = app
-        .bootstrap(input)
-        .await
-        .map_err(|e| anyhow!("bootstrap: {e}"))?
-    {
+    if let Some(provisioned) = app.bootstrap(input).await.context("bootstrap")? {
         tracing::info!(data_dir = %config.data_dir.display(), "provisioned default clients, scopes and admin user");
         if !provisioned.generated.is_empty() {
             // The one documented time secrets are printed: labelled, on stdout, never logged.
@@ -95,7 +91,8 @@ pub async fn open_app(config: &mut Config) -> Result<App> {
 
 async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
     let cli = Actor::cli();
-    let admin = |e: thetasecure_app::AdminError| anyhow!("{e}");
+    // Kept as the source, so the one-line report shows the cause too.
+    let admin = anyhow::Error::from;
     match command {
         ClientsCommand::List {
             search,

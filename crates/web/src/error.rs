@@ -91,21 +91,39 @@ impl ApiError {
                     "too many failed authentication attempts; retry later",
                 )
             },
-            TokenError::Unavailable => Self::unavailable(),
-            TokenError::Internal(why) => Self::internal(&why),
+            TokenError::Unavailable(cause) => Self::unavailable_because(&cause),
+            TokenError::Internal(cause) => Self::internal(&*cause),
         }
     }
 
-    pub fn unavailable() -> Self {
+    /// 503; `cause` is logged here, where it becomes the response, and nowhere else.
+    pub fn unavailable_because(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::warn!(error = %Chain(cause), "storage unavailable");
         Self::new(
             ErrorCode::TemporarilyUnavailable,
             "storage is temporarily unavailable; retry shortly",
         )
     }
 
-    pub fn internal(why: &str) -> Self {
-        tracing::error!(error = why, "internal error");
+    /// 500; `cause` is logged here, where it becomes the response, and nowhere else.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %Chain(cause), "internal error");
         Self::new(ErrorCode::ServerError, "internal server error")
+    }
+}
+
+/// An error and its sources, as `outer: inner: innermost`.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -128,8 +146,8 @@ impl From<AdminError> for ApiError {
                 Self::new(ErrorCode::NotFound, format!("{what} not found"))
             }
             AdminError::Conflict(why) => Self::new(ErrorCode::Conflict, why),
-            AdminError::Unavailable => Self::unavailable(),
-            AdminError::Internal(why) => Self::internal(&why),
+            AdminError::Unavailable(cause) => Self::unavailable_because(&cause),
+            AdminError::Internal(cause) => Self::internal(&*cause),
         }
     }
 }
@@ -154,5 +172,21 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The log line has the whole chain; the client sees only the RFC-style body.
+    #[test]
+    fn an_internal_error_is_logged_with_its_causes_and_answered_plainly() {
+        let cause = std::io::Error::other("disk on fire");
+        let error = AdminError::Internal(Box::new(cause));
+        assert_eq!(Chain(&error).to_string(), "internal error: disk on fire");
+        let response = ApiError::from(error);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.error.description, "internal server error");
     }
 }

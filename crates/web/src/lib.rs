@@ -173,10 +173,14 @@ impl Future for HttpResponseFuture {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("handler panicked")]
+struct HandlerPanicked;
+
 /// A panic in a handler becomes a plain 500 JSON error, never a dropped connection.
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     use axum::response::IntoResponse as _;
-    ApiError::internal("handler panicked").into_response()
+    ApiError::internal(&HandlerPanicked).into_response()
 }
 
 /// Request ids unique to this process run: a random prefix chosen at start and a counter,

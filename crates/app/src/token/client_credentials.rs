@@ -56,7 +56,7 @@ impl App {
             .current()
             .active()
             .sign_access_token(&claims)
-            .map_err(|e| TokenError::Internal(e.to_string()))?;
+            .map_err(|e| TokenError::Internal(Box::new(e)))?;
         self.0.tokens_issued.client_credentials().increment(1);
         Ok(TokenResponse {
             access_token,

@@ -7,6 +7,28 @@
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
+use crate::StoreError;
+
+/// What a driver error means for the caller; each engine reads its own codes.
+pub(crate) enum Failure {
+    Busy,
+    Unavailable,
+    Conflict(String),
+    Backend,
+}
+
+impl Failure {
+    /// The store error, keeping the driver's error as its cause.
+    pub(crate) fn into_error(self, engine: &str, cause: sqlx::Error) -> StoreError {
+        match self {
+            Failure::Busy => StoreError::Busy,
+            Failure::Conflict(why) => StoreError::Conflict(why),
+            Failure::Unavailable => StoreError::unavailable_because(engine, cause),
+            Failure::Backend => StoreError::backend_because(engine, cause),
+        }
+    }
+}
+
 /// Compiles the enclosed items twice: as module `sqlite`, seeing
 /// `engine::sqlite`'s `Db`, `Conn`, `Tx`, `error`, `begin_write`, …, and as module
 /// `postgres`, seeing `engine::postgres`'s. The items also see their parent module

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Transaction};
 
 use crate::StoreError;
+use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
@@ -54,18 +55,18 @@ pub(crate) struct NoTurn;
 const GROUP_COMMITTERS: usize = 8;
 
 pub(crate) fn error(err: sqlx::Error) -> StoreError {
-    match &err {
+    let kind = match &err {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             match &*code {
-                "23505" => StoreError::Conflict(db.message().to_owned()),
+                "23505" => Failure::Conflict(db.message().to_owned()),
                 // serialization failure, deadlock, lock timeout: a retry may succeed.
-                "40001" | "40P01" | "55P03" => StoreError::Busy,
+                "40001" | "40P01" | "55P03" => Failure::Busy,
                 // connection exceptions, too many connections, shutting down.
                 c if c.starts_with("08") || c == "53300" || c.starts_with("57P") => {
-                    StoreError::Unavailable(db.message().to_owned())
+                    Failure::Unavailable
                 }
-                _ => StoreError::Backend(db.message().to_owned()),
+                _ => Failure::Backend,
             }
         }
         sqlx::Error::Io(_)
@@ -73,9 +74,10 @@ pub(crate) fn error(err: sqlx::Error) -> StoreError {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
-        _ => StoreError::Backend(err.to_string()),
-    }
+        | sqlx::Error::WorkerCrashed => Failure::Unavailable,
+        _ => Failure::Backend,
+    };
+    kind.into_error("PostgreSQL", err)
 }
 
 /// How ThetaSecure sizes its PostgreSQL pool: 10 connections, and no longer to acquire
@@ -90,7 +92,7 @@ pub fn pool_options() -> PgPoolOptions {
 pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
     // The URL may hold a password: report sqlx's parse error, never the URL itself.
     let options = PgConnectOptions::from_str(url)
-        .map_err(|err| StoreError::Backend(format!("invalid postgres URL: {err}")))?;
+        .map_err(|err| StoreError::backend_because("invalid postgres URL", err))?;
     let pool = pool_options().connect_with(options).await.map_err(error)?;
     let group_commits = GroupCommits::start(PgWrites(pool.clone()), GROUP_COMMITTERS);
     let search_index = crate::clients::SearchIndex::start(pool.clone());
@@ -104,7 +106,7 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
 pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
     MIGRATOR.run(&db.pool).await.map_err(|err| match err {
         sqlx::migrate::MigrateError::Execute(err) => error(err),
-        other => StoreError::Backend(other.to_string()),
+        other => StoreError::backend_because("migrating", other),
     })
 }
 

@@ -15,6 +15,7 @@ use sqlx::{SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
+use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
@@ -114,28 +115,27 @@ const SQLITE_FULL: i32 = 13;
 const SQLITE_CANTOPEN: i32 = 14;
 
 pub(crate) fn error(err: sqlx::Error) -> StoreError {
-    match &err {
+    let kind = match &err {
         sqlx::Error::Database(db) => {
             let code = db
                 .code()
                 .and_then(|code| code.parse::<i32>().ok())
                 .unwrap_or(0);
             match code & 0xff {
-                SQLITE_BUSY | SQLITE_LOCKED => StoreError::Busy,
-                SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN => {
-                    StoreError::Unavailable(db.message().to_owned())
-                }
-                _ if db.is_unique_violation() => StoreError::Conflict(db.message().to_owned()),
-                _ => StoreError::Backend(db.message().to_owned()),
+                SQLITE_BUSY | SQLITE_LOCKED => Failure::Busy,
+                SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN => Failure::Unavailable,
+                _ if db.is_unique_violation() => Failure::Conflict(db.message().to_owned()),
+                _ => Failure::Backend,
             }
         }
         // Every pooled connection is held by a writer: contention, not an outage.
-        sqlx::Error::PoolTimedOut => StoreError::Busy,
+        sqlx::Error::PoolTimedOut => Failure::Busy,
         sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable(err.to_string())
+            Failure::Unavailable
         }
-        _ => StoreError::Backend(err.to_string()),
-    }
+        _ => Failure::Backend,
+    };
+    kind.into_error("SQLite", err)
 }
 
 /// How ThetaSecure opens a SQLite file: WAL, `synchronous=FULL`, foreign keys, a 5 s
@@ -156,7 +156,7 @@ pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
 
 pub(crate) async fn connect(path: &str) -> Result<Db, StoreError> {
     if path.is_empty() {
-        return Err(StoreError::Backend("the sqlite URL names no file".into()));
+        return Err(StoreError::backend("the sqlite URL names no file"));
     }
     let (options, pool) = pool_options(path);
     // Switching a new database to WAL takes a lock that SQLite does not wait for through
@@ -199,11 +199,11 @@ pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
         Ok(file)
     })
     .await
-    .map_err(|e| StoreError::Backend(e.to_string()))?
-    .map_err(|e| StoreError::Unavailable(format!("migration lock: {e}")))?;
+    .map_err(|e| StoreError::backend_because("migration lock", e))?
+    .map_err(|e| StoreError::unavailable_because("migration lock", e))?;
     let migrated = MIGRATOR.run(&db.pool).await.map_err(|err| match err {
         sqlx::migrate::MigrateError::Execute(err) => error(err),
-        other => StoreError::Backend(other.to_string()),
+        other => StoreError::backend_because("migrating", other),
     });
     drop(lock);
     migrated

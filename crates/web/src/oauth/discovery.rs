@@ -12,7 +12,7 @@ pub async fn metadata(State(app): State<App>) -> Result<Response, ApiError> {
     let metadata = app
         .server_metadata()
         .await
-        .map_err(|_| ApiError::unavailable())?;
+        .map_err(|cause| ApiError::unavailable_because(&cause))?;
     Ok(Json(metadata).into_response())
 }
 
