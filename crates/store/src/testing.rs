@@ -41,18 +41,7 @@ impl TestDatabase {
                 })
             }
             Engine::Postgres => {
-                let Some(base) = std::env::var(DATABASE_URL_ENV)
-                    .ok()
-                    .filter(|url| !url.is_empty())
-                else {
-                    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                        panic!(
-                            "{DATABASE_URL_ENV} is unset but CI=true: PostgreSQL cases must run in CI"
-                        );
-                    }
-                    eprintln!("skipping PostgreSQL case: {DATABASE_URL_ENV} is unset");
-                    return None;
-                };
+                let base = required_in_ci(DATABASE_URL_ENV, "PostgreSQL case")?;
                 let schema = format!("ts_test_{}", uuid::Uuid::now_v7().simple());
                 let mut conn = PgConnection::connect(&base)
                     .await
@@ -116,4 +105,17 @@ impl Drop for TestDatabase {
         });
         let _ = cleanup.join();
     }
+}
+
+/// The value of the test setting `variable`, or `None` after printing why `what` is
+/// skipped; with `CI=true` a missing setting fails the test instead, so CI cannot skip.
+pub fn required_in_ci(variable: &str, what: &str) -> Option<String> {
+    if let Some(value) = std::env::var(variable).ok().filter(|v| !v.is_empty()) {
+        return Some(value);
+    }
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{variable} is unset but CI=true: every {what} must run in CI");
+    }
+    eprintln!("skipping {what}: {variable} is unset");
+    None
 }

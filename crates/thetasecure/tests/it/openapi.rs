@@ -8,24 +8,9 @@ use crate::support::*;
 
 const VALIDATOR_ENV: &str = "THETASECURE_OPENAPI_VALIDATOR";
 
-/// The validator's executable, or `None` (with a printed reason) when it is not set up;
-/// with `CI=true` that fails instead, so CI cannot skip the check.
+/// The validator's executable (`.ci/run` installs one); see `required_in_ci`.
 fn validator() -> Option<String> {
-    let Some(path) = std::env::var(VALIDATOR_ENV)
-        .ok()
-        .filter(|path| !path.is_empty())
-    else {
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-            panic!(
-                "{VALIDATOR_ENV} is unset but CI=true: the OpenAPI document must be validated in CI"
-            );
-        }
-        eprintln!(
-            "skipping OpenAPI validation: {VALIDATOR_ENV} is unset (name an `openapi-spec-validator` executable; .ci/run installs one)"
-        );
-        return None;
-    };
-    Some(path)
+    thetasecure_store::testing::required_in_ci(VALIDATOR_ENV, "OpenAPI validation")
 }
 
 #[tokio::test]
