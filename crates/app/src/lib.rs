@@ -1,6 +1,7 @@
 //! ThetaSecure's use cases. `App` is cheap to clone and holds everything a request needs:
 //! the store, the loaded signing keys, the clock and the settings. No HTTP here.
 
+pub mod admin_access;
 pub mod audit;
 pub mod bootstrap;
 pub mod cache;
@@ -123,8 +124,24 @@ impl App {
         })))
     }
 
-    pub fn store(&self) -> &Store {
+    /// The store stays behind the use cases: callers outside this crate ask `App`.
+    pub(crate) fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// Readiness (`/readyz`): the store answers and its schema is current.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.0.store.ready().await
+    }
+
+    /// Closes the store's connections, after the last request.
+    pub async fn close(&self) {
+        self.0.store.close().await;
+    }
+
+    /// Forgets revocations of tokens that have expired anyway; returns how many.
+    pub async fn purge_expired_revocations(&self) -> Result<u64, StoreError> {
+        self.0.store.tokens().purge_expired(self.now()).await
     }
 
     pub fn settings(&self) -> &Settings {

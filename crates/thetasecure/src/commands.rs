@@ -38,7 +38,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             telemetry::init(config.log_format, "warn");
             let app = open_app(&mut config).await?;
             let result = clients(&app, command).await;
-            app.store().close().await;
+            app.close().await;
             result
         }
         Command::Keys {

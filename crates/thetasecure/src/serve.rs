@@ -59,7 +59,7 @@ pub async fn serve(mut config: Config) -> Result<()> {
     if let Err(error) = app.flush_last_used().await {
         tracing::warn!(%error, "could not record secret use times at shutdown");
     }
-    app.store().close().await;
+    app.close().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -122,7 +122,7 @@ async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>
                 }
             }
             _ = purge.tick() => {
-                if let Err(error) = app.store().tokens().purge_expired(app.now()).await {
+                if let Err(error) = app.purge_expired_revocations().await {
                     tracing::warn!(%error, "could not purge expired revocations");
                 }
             }

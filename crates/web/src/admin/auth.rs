@@ -1,15 +1,15 @@
-//! Who may call the admin API: a bearer access token from this server holding `admin`.
+//! The admin API's door: the `Bearer` header read here, the decision made in
+//! `thetasecure_app::admin_access`, and each refusal answered as RFC 6750 says.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use thetasecure_app::App;
+use thetasecure_app::admin_access::AdminAccessError;
 use thetasecure_app::audit::Actor;
 use thetasecure_core::ErrorCode;
 
 use crate::error::ApiError;
-
-const ADMIN_SCOPE: &str = "admin";
 
 /// Proof that the caller is an administrator; admin handlers take one as an argument.
 pub struct AdminPrincipal {
@@ -20,7 +20,7 @@ impl FromRequestParts<App> for AdminPrincipal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -29,41 +29,26 @@ impl FromRequestParts<App> for AdminPrincipal {
                     .strip_prefix("Bearer ")
                     .or_else(|| value.strip_prefix("bearer "))
             })
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidToken,
-                    "a bearer access token with the admin scope is required",
-                )
-                .with_challenge("Bearer realm=\"thetasecure\"")
-            })?;
-        let active = app
-            .active_access_token(token)
-            .await
-            .map_err(|e| ApiError::from_token_error(e, false))?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidToken,
-                    "the access token is invalid, expired or revoked",
-                )
-                .with_challenge("Bearer realm=\"thetasecure\", error=\"invalid_token\"")
-            })?;
-        if !active
-            .claims()
-            .scope
-            .split(' ')
-            .any(|scope| scope == ADMIN_SCOPE)
-        {
-            return Err(ApiError::new(
-                ErrorCode::InsufficientScope,
-                "the access token lacks the admin scope",
-            )
-            .with_challenge(
-                "Bearer realm=\"thetasecure\", error=\"insufficient_scope\", scope=\"admin\"",
-            ));
+            .map(str::trim);
+        match app.admin_actor(bearer).await {
+            Ok(actor) => Ok(AdminPrincipal { actor }),
+            Err(refused) => Err(refusal(refused)),
         }
-        Ok(AdminPrincipal {
-            actor: Actor::client(&active.claims().client_id),
-        })
+    }
+}
+
+fn refusal(refused: AdminAccessError) -> ApiError {
+    let description = refused.to_string();
+    match refused {
+        AdminAccessError::NoToken => ApiError::new(ErrorCode::InvalidToken, description)
+            .with_challenge("Bearer realm=\"thetasecure\""),
+        AdminAccessError::InvalidToken => ApiError::new(ErrorCode::InvalidToken, description)
+            .with_challenge("Bearer realm=\"thetasecure\", error=\"invalid_token\""),
+        AdminAccessError::LacksAdminScope => {
+            ApiError::new(ErrorCode::InsufficientScope, description).with_challenge(
+                "Bearer realm=\"thetasecure\", error=\"insufficient_scope\", scope=\"admin\"",
+            )
+        }
+        AdminAccessError::Unchecked(error) => ApiError::from_token_error(error, false),
     }
 }

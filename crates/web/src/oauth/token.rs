@@ -5,9 +5,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use std::net::SocketAddr;
-use thetasecure_app::{App, ClientCredentials};
-use thetasecure_core::grant::GrantType;
-use thetasecure_core::{ErrorCode, OAuthError};
+use thetasecure_app::{App, ClientCredentials, token};
+use thetasecure_core::OAuthError;
 
 use super::no_store;
 use crate::error::ApiError;
@@ -18,23 +17,15 @@ pub async fn token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let grant_type = form
-        .get("grant_type")
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    if GrantType::parse(grant_type) != Some(GrantType::ClientCredentials) {
-        return Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!("grant_type `{grant_type}` is not supported here"),
-        )
-        .into());
-    }
+    let grant = token::requested_grant(form.get("grant_type"))
+        .map_err(|e| ApiError::from_token_error(e, false))?;
     let (credentials, basic) = form.client_credentials(peer.ip())?;
     let issued = app
-        .client_credentials_grant(&credentials, form.get("scope"))
+        .grant(grant, &credentials, form.get("scope"))
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     // Debug, not info: a line per token would cost more than the rest of the request.
-    tracing::debug!(client_id = %credentials.client_id, grant_type, "token issued");
+    tracing::debug!(client_id = %credentials.client_id, grant_type = grant.as_str(), "token issued");
     Ok(json_no_store(issued.to_json()))
 }
 
