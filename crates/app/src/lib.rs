@@ -273,7 +273,7 @@ impl App {
         match self.reload_signing_keys().await {
             Ok(()) => true,
             Err(error) => {
-                tracing::warn!(%error, "could not reload signing keys");
+                tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not reload signing keys");
                 false
             }
         }
@@ -319,7 +319,7 @@ where
             tokio::spawn(async move {
                 if let Err(error) = reload.await {
                     // The entry expires on time; the next request loads it or fails.
-                    tracing::warn!(%error, what, "could not refresh a cached value");
+                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), what, "could not refresh a cached value");
                 }
             });
             Ok(value)

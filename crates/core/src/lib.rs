@@ -15,4 +15,4 @@ pub mod text;
 pub mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
-pub use error::{ErrorCode, OAuthError};
+pub use error::{ErrorChain, ErrorCode, OAuthError};

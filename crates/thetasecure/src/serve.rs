@@ -57,7 +57,7 @@ pub async fn serve(mut config: Config) -> Result<()> {
     }
     let _ = maintenance.await;
     if let Err(error) = app.flush_last_used().await {
-        tracing::warn!(%error, "could not record secret use times at shutdown");
+        tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not record secret use times at shutdown");
     }
     app.close().await;
     tracing::info!("stopped");
@@ -81,7 +81,7 @@ async fn run_listener(listener: TcpListener, router: HttpRouter, mut stop: watch
     };
     let served = thetasecure_web::serve(listener, router, stopped).await;
     if let Err(error) = served {
-        tracing::error!(%error, "listener failed");
+        tracing::error!(error = %thetasecure_core::ErrorChain(&error), "listener failed");
     }
 }
 
@@ -113,17 +113,17 @@ async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>
             _ = release.tick() => release_freed_memory(),
             _ = flush.tick() => {
                 if let Err(error) = app.flush_last_used().await {
-                    tracing::warn!(%error, "could not record secret use times");
+                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not record secret use times");
                 }
             }
             _ = keys.tick() => {
                 if let Err(error) = app.reload_signing_keys().await {
-                    tracing::warn!(%error, "could not reload signing keys");
+                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not reload signing keys");
                 }
             }
             _ = purge.tick() => {
                 if let Err(error) = app.purge_expired_revocations().await {
-                    tracing::warn!(%error, "could not purge expired revocations");
+                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not purge expired revocations");
                 }
             }
         }

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use thetasecure_app::{AdminError, TokenError};
-use thetasecure_core::{ErrorCode, OAuthError};
+use thetasecure_core::{ErrorChain, ErrorCode, OAuthError};
 
 /// The error body of every endpoint.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -98,7 +98,7 @@ impl ApiError {
 
     /// 503; `cause` is logged here, where it becomes the response, and nowhere else.
     pub fn unavailable_because(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::warn!(error = %Chain(cause), "storage unavailable");
+        tracing::warn!(error = %ErrorChain(cause), "storage unavailable");
         Self::new(
             ErrorCode::TemporarilyUnavailable,
             "storage is temporarily unavailable; retry shortly",
@@ -107,23 +107,8 @@ impl ApiError {
 
     /// 500; `cause` is logged here, where it becomes the response, and nowhere else.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::error!(error = %Chain(cause), "internal error");
+        tracing::error!(error = %ErrorChain(cause), "internal error");
         Self::new(ErrorCode::ServerError, "internal server error")
-    }
-}
-
-/// An error and its sources, as `outer: inner: innermost`.
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 
@@ -184,7 +169,10 @@ mod tests {
     fn an_internal_error_is_logged_with_its_causes_and_answered_plainly() {
         let cause = std::io::Error::other("disk on fire");
         let error = AdminError::Internal(Box::new(cause));
-        assert_eq!(Chain(&error).to_string(), "internal error: disk on fire");
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            "internal error: disk on fire"
+        );
         let response = ApiError::from(error);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.error.description, "internal server error");

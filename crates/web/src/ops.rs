@@ -75,7 +75,7 @@ async fn readyz(State(app): State<App>) -> Response {
     match app.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
-            tracing::warn!(%error, "not ready");
+            tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "not ready");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
         }
     }

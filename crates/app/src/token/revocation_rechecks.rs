@@ -74,7 +74,7 @@ impl App {
                 Ok(revoked) => revoked.into_iter().collect::<HashSet<String>>(),
                 Err(error) => {
                     // The entries expire on time; the next request re-reads or fails.
-                    tracing::warn!(%error, "could not refresh cached tokens' revocation state");
+                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not refresh cached tokens' revocation state");
                     continue;
                 }
             };
