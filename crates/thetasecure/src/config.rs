@@ -62,41 +62,59 @@ struct Layer {
     bootstrap_admin_password_file: Option<PathBuf>,
 }
 
-/// The keys of [`Layer`], which are also the variables read (`THETASECURE_` + upper case).
-const KEYS: [&str; 19] = [
-    "listen",
-    "admin_listen",
-    "database_url",
-    "database_url_file",
-    "data_dir",
-    "secret_key",
-    "secret_key_file",
-    "issuer",
-    "signing_alg",
-    "access_token_ttl_seconds",
-    "log_format",
-    "log_level",
-    "bootstrap_admin_client_secret",
-    "bootstrap_admin_client_secret_file",
-    "bootstrap_sync_client_secret",
-    "bootstrap_sync_client_secret_file",
-    "bootstrap_admin_username",
-    "bootstrap_admin_password",
-    "bootstrap_admin_password_file",
-];
-
 const ENV_PREFIX: &str = "THETASECURE_";
 
-fn defaults() -> Layer {
-    Layer {
-        listen: Some("127.0.0.1:8080".into()),
-        data_dir: Some("./thetasecure-data".into()),
-        issuer: Some("http://127.0.0.1:8080".into()),
-        signing_alg: Some(SigningAlgArg::Es256),
-        access_token_ttl_seconds: Some(3600),
-        log_format: Some(LogFormat::Text),
-        log_level: Some("info".into()),
-        ..Layer::default()
+/// The keys of [`Layer`], which are also the variables read (`THETASECURE_` + upper
+/// case): the field names serde itself lists for the struct.
+fn setting_keys() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+
+    /// Answers serde's request to deserialize a struct with the fields it names.
+    struct FieldNames;
+
+    impl<'de> de::Deserializer<'de> for FieldNames {
+        type Error = FieldsListed;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, FieldsListed> {
+            Err(FieldsListed(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, FieldsListed> {
+            Err(FieldsListed(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+
+    #[derive(Debug)]
+    struct FieldsListed(&'static [&'static str]);
+
+    impl std::fmt::Display for FieldsListed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names listed")
+        }
+    }
+
+    impl std::error::Error for FieldsListed {}
+
+    impl de::Error for FieldsListed {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            FieldsListed(&[])
+        }
+    }
+
+    match Layer::deserialize(FieldNames) {
+        Ok(_) => &[],
+        Err(FieldsListed(fields)) => fields,
     }
 }
 
@@ -113,7 +131,7 @@ impl<F: Fn(&str) -> Option<String>> Provider for Environment<F> {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut dict = Dict::new();
-        for key in KEYS {
+        for &key in setting_keys() {
             let name = format!("{ENV_PREFIX}{}", key.to_ascii_uppercase());
             // Set but empty counts as unset, as shells and compose files leave them.
             if let Some(value) = (self.0)(&name).filter(|v| !v.is_empty()) {
@@ -170,13 +188,13 @@ fn store_flags(args: &StoreArgs) -> Layer {
     }
 }
 
-/// The layers merged, lowest first.
+/// The layers merged, lowest first; `resolve` gives the defaults of what none sets.
 fn merged(
     file: Option<&Path>,
     environment: impl Fn(&str) -> Option<String>,
     flags: Layer,
 ) -> Figment {
-    let mut figment = Figment::from(Serialized::defaults(defaults()));
+    let mut figment = Figment::new();
     if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
     }
@@ -262,12 +280,25 @@ fn resolve(
     })
 }
 
-/// How an operator names `key`: the variable, the option and the TOML key.
+/// How an operator names `key`: the variable, the option where a command has one, and
+/// the TOML key.
 fn variable(key: &str) -> String {
+    let option = format!("--{}", key.replace('_', "-"));
+    let has_option = <crate::cli::Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .any(|command| {
+            command
+                .get_arguments()
+                .any(|arg| arg.get_long() == Some(&option[2..]))
+        });
+    let option = if has_option {
+        format!("{option}, ")
+    } else {
+        String::new()
+    };
     format!(
-        "{ENV_PREFIX}{} (--{}, `{key}` in the file)",
-        key.to_ascii_uppercase(),
-        key.replace('_', "-")
+        "{ENV_PREFIX}{} ({option}`{key}` in the file)",
+        key.to_ascii_uppercase()
     )
 }
 
@@ -280,23 +311,15 @@ fn secret(value: Option<String>, file: Option<PathBuf>, key: &str) -> Result<Opt
     let Some(path) = file else {
         return Ok(None);
     };
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: reading {}",
-            variable(&format!("{key}_file")),
-            path.display()
-        )
-    })?;
+    let setting = variable(&format!("{key}_file"));
+    let text = fs::read_to_string(&path)
+        .with_context(|| format!("{setting}: reading {}", path.display()))?;
     let text = text
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(&text);
     if text.is_empty() {
-        bail!(
-            "{}: {} is empty",
-            variable(&format!("{key}_file")),
-            path.display()
-        );
+        bail!("{setting}: {} is empty", path.display());
     }
     Ok(Some(text.to_owned()))
 }
