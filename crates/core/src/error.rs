@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// Every error code ThetaSecure sends, from RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 6750 §3
-/// and RFC 7009 §2.2.1, plus the admin API's own.
+/// The OAuth error codes ThetaSecure sends, from RFC 6749 §4.1.2.1 and §5.2, RFC 7591
+/// §3.2.2, RFC 6750 §3 and RFC 7009 §2.2.1. The admin API's own outcomes (not found,
+/// conflict) are HTTP's, not OAuth's, and are not here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -17,8 +18,6 @@ pub enum ErrorCode {
     InsufficientScope,
     InvalidClientMetadata,
     InvalidRedirectUri,
-    NotFound,
-    Conflict,
     TemporarilyUnavailable,
     ServerError,
 }
@@ -37,8 +36,6 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
-            Self::NotFound => "not_found",
-            Self::Conflict => "conflict",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }

@@ -17,10 +17,31 @@ pub struct ErrorBody {
     pub error_description: String,
 }
 
+/// The `error` member: an OAuth error code, or one of the admin API's own outcomes,
+/// which are HTTP's and have no OAuth code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Code {
+    OAuth(ErrorCode),
+    NotFound,
+    Conflict,
+}
+
+impl Code {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::OAuth(code) => code.as_str(),
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+        }
+    }
+}
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
-    error: OAuthError,
+    code: Code,
+    /// What was wrong, naming the field.
+    description: String,
     /// The `WWW-Authenticate` challenge, where the status calls for one.
     challenge: Option<String>,
     /// Set when throttled: 429 with this `Retry-After`, whatever the error code.
@@ -57,14 +78,16 @@ impl ApiError {
         if let Some(status) = self.status {
             return status;
         }
-        match self.error.code {
-            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::Conflict => StatusCode::CONFLICT,
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+        match self.code {
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::OAuth(ErrorCode::InvalidClient | ErrorCode::InvalidToken) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Code::OAuth(ErrorCode::InsufficientScope) => StatusCode::FORBIDDEN,
+            Code::OAuth(ErrorCode::TemporarilyUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Code::OAuth(ErrorCode::ServerError) => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::OAuth(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -114,8 +137,15 @@ impl ApiError {
 
 impl From<OAuthError> for ApiError {
     fn from(error: OAuthError) -> Self {
+        Self::with_code(Code::OAuth(error.code), error.description)
+    }
+}
+
+impl ApiError {
+    fn with_code(code: Code, description: String) -> Self {
         Self {
-            error,
+            code,
+            description,
             challenge: None,
             throttled_for: None,
             status: None,
@@ -128,9 +158,9 @@ impl From<AdminError> for ApiError {
         match error {
             AdminError::Invalid(error) => error.into(),
             AdminError::NotFound(what) => {
-                Self::new(ErrorCode::NotFound, format!("{what} not found"))
+                Self::with_code(Code::NotFound, format!("{what} not found"))
             }
-            AdminError::Conflict(why) => Self::new(ErrorCode::Conflict, why),
+            AdminError::Conflict(why) => Self::with_code(Code::Conflict, why),
             AdminError::Unavailable(cause) => Self::unavailable_because(&cause),
             AdminError::Internal(cause) => Self::internal(&*cause),
         }
@@ -141,8 +171,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = ErrorBody {
-            error: self.error.code.as_str().to_owned(),
-            error_description: self.error.description,
+            error: self.code.as_str().to_owned(),
+            error_description: self.description,
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
@@ -175,6 +205,6 @@ mod tests {
         );
         let response = ApiError::from(error);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(response.error.description, "internal server error");
+        assert_eq!(response.description, "internal server error");
     }
 }
