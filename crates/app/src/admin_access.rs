@@ -47,7 +47,7 @@ mod tests {
     use thetasecure_core::clock::SystemClock;
 
     use super::*;
-    use crate::test_support::{credentials, machine_client, sqlite_app};
+    use crate::test_support::{client_credentials_client, credentials, machine_client, sqlite_app};
 
     #[tokio::test]
     async fn only_a_live_token_with_the_admin_scope_lets_in() {
@@ -71,11 +71,9 @@ mod tests {
             Err(AdminAccessError::LacksAdminScope)
         ));
 
-        let body = serde_json::json!({"client_name": "ops", "grant_types": ["client_credentials"], "scope": "admin"});
-        let created = app.create_client(&Actor::cli(), &body).await.unwrap();
-        let admin_id = created.client.client_id.to_string();
+        let (admin_id, admin_secret) = client_credentials_client(&app, "admin").await;
         let admin = app
-            .client_credentials_grant(&credentials(&admin_id, &created.secret.unwrap()), None)
+            .client_credentials_grant(&credentials(&admin_id, &admin_secret), None)
             .await
             .unwrap()
             .access_token;

@@ -28,7 +28,7 @@ impl Actor {
     }
 }
 
-pub fn entry(
+pub(crate) fn entry(
     actor: &Actor,
     at: Timestamp,
     action: &str,

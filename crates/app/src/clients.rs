@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use data_encoding::BASE64URL_NOPAD;
-use serde_json::{Value, json};
+use serde_json::json;
 use thetasecure_core::client::{
-    CLIENT_SEARCH, Client, apply_merge_patch, parse_new_client, protected_field_changed,
+    CLIENT_SEARCH, Client, ClientPatch, NewClient, PatchField, apply_client_patch,
+    protected_field_changed, validate_new_client,
 };
 use thetasecure_core::grant::{ClientStatus, GrantType};
 use thetasecure_core::ids::ClientId;
@@ -50,15 +51,16 @@ impl App {
     pub async fn create_client(
         &self,
         actor: &Actor,
-        body: &Value,
+        new: NewClient,
     ) -> Result<CreatedClient, AdminError> {
         let known_scopes = self.known_scopes().await?;
-        let new = parse_new_client(body, &|name| known_scopes.iter().any(|known| known == name))?;
+        let (client_type, metadata) =
+            validate_new_client(new, &|name| known_scopes.iter().any(|known| known == name))?;
         let now = self.clock().now();
         let client = Client {
             client_id: ClientId::generate(),
-            client_type: new.client_type,
-            metadata: new.metadata,
+            client_type,
+            metadata,
             is_default: false,
             created_at: now,
             updated_at: now,
@@ -154,18 +156,20 @@ impl App {
         })
     }
 
-    /// Applies a JSON merge patch. Changing the grant types, scope or redirect URIs of a
+    /// Applies a merge patch. Changing the grant types, scope or redirect URIs of a
     /// default client needs `force`.
     pub async fn update_client(
         &self,
         actor: &Actor,
         client_id: &str,
-        patch: &Value,
+        patch: ClientPatch,
         force: bool,
     ) -> Result<Client, AdminError> {
         let current = self.get_client(client_id).await?;
         let known_scopes = self.known_scopes().await?;
-        let metadata = apply_merge_patch(&current, patch, &|name| {
+        // Every member the patch names, nulls too: the audit entry lists them.
+        let changed = patch.named_fields();
+        let metadata = apply_client_patch(&current, patch, &|name| {
             known_scopes.iter().any(|known| known == name)
         })?;
         if let (Some(field), false) = (protected_field_changed(&current, &metadata), force) {
@@ -186,10 +190,6 @@ impl App {
             },
             ..current
         };
-        let changed: Vec<&String> = patch
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
         let entry = audit::entry(
             actor,
             now,
@@ -213,8 +213,11 @@ impl App {
         client_id: &str,
         status: ClientStatus,
     ) -> Result<Client, AdminError> {
-        self.update_client(actor, client_id, &json!({"status": status.as_str()}), false)
-            .await
+        let patch = ClientPatch {
+            status: PatchField::Set(status.as_str().to_owned()),
+            ..ClientPatch::default()
+        };
+        self.update_client(actor, client_id, patch, false).await
     }
 
     pub async fn delete_client(

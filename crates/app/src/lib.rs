@@ -225,7 +225,7 @@ impl App {
     }
 
     /// The public JWK Set.
-    pub fn jwks(&self) -> serde_json::Value {
+    pub fn jwks(&self) -> keys::Jwks {
         self.0.keys.current().jwks()
     }
 
@@ -363,8 +363,21 @@ pub(crate) mod test_support {
 
     /// A client_credentials client: its id and secret.
     pub(crate) async fn machine_client(app: &App) -> (String, PlainSecret) {
-        let body = serde_json::json!({"client_name": "memo", "grant_types": ["client_credentials"], "scope": "directory.read"});
-        let created = app.create_client(&Actor::cli(), &body).await.unwrap();
+        client_credentials_client(app, "directory.read").await
+    }
+
+    /// A client_credentials client allowed `scope`: its id and secret.
+    pub(crate) async fn client_credentials_client(app: &App, scope: &str) -> (String, PlainSecret) {
+        let new = thetasecure_core::client::NewClient {
+            client_type: None,
+            fields: thetasecure_core::client::ClientFields {
+                client_name: Some(format!("{scope} client")),
+                grant_types: Some(vec!["client_credentials".into()]),
+                scope: Some(scope.into()),
+                ..Default::default()
+            },
+        };
+        let created = app.create_client(&Actor::cli(), new).await.unwrap();
         (
             created.client.client_id.to_string(),
             created.secret.unwrap(),

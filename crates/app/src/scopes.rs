@@ -1,25 +1,35 @@
 //! The scope registry (SPEC 6).
 
-use serde_json::{Value, json};
+use serde_json::json;
 use thetasecure_core::OAuthError;
+use thetasecure_core::client::PatchField;
 use thetasecure_core::scope::{SCOPE_DESCRIPTION, is_valid_scope_name};
-use thetasecure_core::text::{IDENTIFIER, shown};
+use thetasecure_core::text::IDENTIFIER;
 use thetasecure_store::ScopeRecord;
 
 use crate::audit::{self, Actor};
 use crate::{AdminError, App};
 
+/// A scope to register, as the caller gave it.
+#[derive(Debug, Clone, Default)]
+pub struct NewScope {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A change to a scope: only the description changes; the name may be restated.
+#[derive(Debug, Clone, Default)]
+pub struct ScopePatch {
+    pub name: PatchField<String>,
+    pub description: Option<String>,
+}
+
 fn invalid(description: impl Into<String>) -> AdminError {
     AdminError::Invalid(OAuthError::invalid_request(description))
 }
 
-fn parse_description(body: &Value, required: bool) -> Result<Option<String>, AdminError> {
-    match body.get("description") {
-        None | Some(Value::Null) if required => Err(invalid("description is required")),
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(raw)) => Ok(Some(SCOPE_DESCRIPTION.normalise("description", raw)?)),
-        Some(_) => Err(invalid("description must be a string")),
-    }
+fn normalised_description(raw: &str) -> Result<String, AdminError> {
+    Ok(SCOPE_DESCRIPTION.normalise("description", raw)?)
 }
 
 /// A scope name from a path: a control character is a 400 naming it; a name no scope
@@ -30,16 +40,6 @@ fn check_path_name(name: &str) -> Result<(), AdminError> {
         Ok(())
     } else {
         Err(AdminError::NotFound("scope"))
-    }
-}
-
-fn reject_unknown_fields(body: &Value, allowed: &[&str]) -> Result<(), AdminError> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| invalid("the request body must be a JSON object"))?;
-    match object.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(key) => Err(invalid(format!("unknown field `{}`", shown(key)))),
-        None => Ok(()),
     }
 }
 
@@ -65,17 +65,17 @@ impl App {
     pub async fn create_scope(
         &self,
         actor: &Actor,
-        body: &Value,
+        new: NewScope,
     ) -> Result<ScopeRecord, AdminError> {
-        reject_unknown_fields(body, &["name", "description"])?;
-        let name = match body.get("name") {
-            Some(Value::String(name)) if is_valid_scope_name(name) => name.clone(),
-            Some(Value::String(_)) => {
-                return Err(invalid("name must match ^[A-Za-z0-9_.:/-]{1,128}$"));
-            }
-            _ => return Err(invalid("name is required and must be a string")),
+        let name = match new.name {
+            Some(name) if is_valid_scope_name(&name) => name,
+            Some(_) => return Err(invalid("name must match ^[A-Za-z0-9_.:/-]{1,128}$")),
+            None => return Err(invalid("name is required and must be a string")),
         };
-        let description = parse_description(body, false)?.unwrap_or_default();
+        let description = match new.description {
+            Some(raw) => normalised_description(&raw)?,
+            None => String::new(),
+        };
         let now = self.clock().now();
         let scope = ScopeRecord {
             name,
@@ -98,14 +98,18 @@ impl App {
         &self,
         actor: &Actor,
         name: &str,
-        body: &Value,
+        patch: ScopePatch,
     ) -> Result<ScopeRecord, AdminError> {
         check_path_name(name)?;
-        reject_unknown_fields(body, &["description", "name"])?;
-        if body.get("name").is_some_and(|given| given != name) {
-            return Err(invalid("name is immutable"));
+        match &patch.name {
+            PatchField::Keep => {}
+            PatchField::Set(given) if given == name => {}
+            _ => return Err(invalid("name is immutable")),
         }
-        let description = parse_description(body, true)?.unwrap_or_default();
+        let description = match patch.description {
+            Some(raw) => normalised_description(&raw)?,
+            None => return Err(invalid("description is required")),
+        };
         let now = self.clock().now();
         let entry = audit::entry(
             actor,

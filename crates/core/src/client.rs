@@ -1,9 +1,7 @@
 //! The client model (SPEC 3). Parse, don't validate: a `ClientMetadata` that exists has
-//! passed every rule, and the same parser serves create and merge-patch, so an update is
-//! validated exactly as a create is.
-
-use serde::Serialize;
-use serde_json::{Map, Value};
+//! passed every rule, and the same checks serve create and merge-patch, so an update is
+//! validated exactly as a create is. Callers hand in typed commands (`NewClient`,
+//! `ClientPatch`); reading them from JSON or a form is the caller's business.
 
 use crate::Timestamp;
 use crate::error::{ErrorCode, OAuthError};
@@ -24,25 +22,18 @@ pub const TTL_RANGE_SECONDS: std::ops::RangeInclusive<u32> = 60..=86_400;
 const SYNC_CONNECTOR_SCOPE: &str = "directory.read directory.write";
 
 /// Every mutable field, validated. Field names are RFC 7591 client metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMetadata {
     pub client_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     pub response_types: Vec<ResponseType>,
-    #[serde(serialize_with = "serialize_display")]
     pub scope: ScopeSet,
     pub token_endpoint_auth_method: AuthMethod,
     pub require_user_consent: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_ttl_seconds: Option<u32>,
     pub status: ClientStatus,
-}
-
-fn serialize_display<S: serde::Serializer>(value: &ScopeSet, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(value)
 }
 
 impl ClientMetadata {
@@ -74,90 +65,190 @@ impl Client {
     }
 }
 
-/// A validated create request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewClient {
-    pub client_type: ClientType,
-    pub metadata: ClientMetadata,
+/// The mutable client fields as a caller gave them (admin API body, CLI options, console
+/// form), not yet checked: `None` is "not given". Generated with [`ClientPatch`] from one
+/// list, so the two cannot drift apart.
+macro_rules! client_fields {
+    ($($field:ident: $ty:ty),+ $(,)?) => {
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+        pub struct ClientFields {
+            $(pub $field: Option<$ty>,)+
+        }
+
+        /// A JSON merge patch (RFC 7396) of the mutable fields, typed. `client_type` may
+        /// be restated, never changed.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+        pub struct ClientPatch {
+            #[cfg_attr(test, serde(default))]
+            pub client_type: PatchField<String>,
+            $(
+                #[cfg_attr(test, serde(default))]
+                pub $field: PatchField<$ty>,
+            )+
+        }
+
+        /// Every mutable field by its RFC 7591 name.
+        pub const MUTABLE_FIELDS: &[&str] = &[$(stringify!($field)),+];
+
+        impl ClientPatch {
+            /// The names of the members the patch has, `null` ones included, sorted.
+            pub fn named_fields(&self) -> Vec<&'static str> {
+                let mut names = Vec::new();
+                if self.client_type.is_given() {
+                    names.push("client_type");
+                }
+                $(if self.$field.is_given() {
+                    names.push(stringify!($field));
+                })+
+                names.sort_unstable();
+                names
+            }
+
+            fn merge_into(self, fields: &mut ClientFields) {
+                $(self.$field.merge_into(&mut fields.$field);)+
+            }
+        }
+
+        /// The patch that sets every given field and keeps the rest.
+        impl From<ClientFields> for ClientPatch {
+            fn from(fields: ClientFields) -> Self {
+                Self {
+                    client_type: PatchField::Keep,
+                    $($field: fields.$field.map_or(PatchField::Keep, PatchField::Set),)+
+                }
+            }
+        }
+    };
 }
 
-const MUTABLE_FIELDS: &[&str] = &[
-    "client_name",
-    "description",
-    "redirect_uris",
-    "grant_types",
-    "response_types",
-    "scope",
-    "token_endpoint_auth_method",
-    "require_user_consent",
-    "access_token_ttl_seconds",
-    "status",
-];
-const READ_ONLY_FIELDS: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "is_default",
-    "created_at",
-    "updated_at",
-];
+client_fields! {
+    client_name: String,
+    description: String,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    response_types: Vec<String>,
+    scope: String,
+    token_endpoint_auth_method: String,
+    require_user_consent: bool,
+    access_token_ttl_seconds: u64,
+    status: String,
+}
 
-/// Parses a create request body. `scope_exists` answers whether a scope is registered.
-pub fn parse_new_client(
-    body: &Value,
+/// A create request as the caller gave it; [`validate_new_client`] checks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewClient {
+    /// `custom` when not given.
+    pub client_type: Option<String>,
+    pub fields: ClientFields,
+}
+
+/// One member of a JSON merge patch (RFC 7396): absent, `null`, or a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PatchField<T> {
+    /// Not in the patch: the current value stays.
+    #[default]
+    Keep,
+    /// `null`: back to the default.
+    Reset,
+    Set(T),
+}
+
+impl<T> PatchField<T> {
+    pub fn is_given(&self) -> bool {
+        !matches!(self, Self::Keep)
+    }
+
+    fn merge_into(self, current: &mut Option<T>) {
+        match self {
+            Self::Keep => {}
+            Self::Reset => *current = None,
+            Self::Set(value) => *current = Some(value),
+        }
+    }
+}
+
+/// `null` is `Reset` and a value is `Set`; an absent member needs `#[serde(default)]`
+/// on the field to be `Keep`. RFC 7396's semantics, for whoever reads a patch with serde.
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for PatchField<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(deserializer)? {
+            None => Self::Reset,
+            Some(value) => Self::Set(value),
+        })
+    }
+}
+
+impl From<&ClientMetadata> for ClientFields {
+    fn from(metadata: &ClientMetadata) -> Self {
+        fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Option<Vec<String>> {
+            Some(items.iter().map(|item| name(item).to_owned()).collect())
+        }
+        Self {
+            client_name: Some(metadata.client_name.clone()),
+            description: metadata.description.clone(),
+            redirect_uris: names(&metadata.redirect_uris, RedirectUri::as_str),
+            grant_types: names(&metadata.grant_types, |g| g.as_str()),
+            response_types: names(&metadata.response_types, |r| r.as_str()),
+            scope: Some(metadata.scope.to_string()),
+            token_endpoint_auth_method: Some(
+                metadata.token_endpoint_auth_method.as_str().to_owned(),
+            ),
+            require_user_consent: Some(metadata.require_user_consent),
+            access_token_ttl_seconds: metadata.access_token_ttl_seconds.map(u64::from),
+            status: Some(metadata.status.as_str().to_owned()),
+        }
+    }
+}
+
+/// Checks a create request. `scope_exists` answers whether a scope is registered.
+pub fn validate_new_client(
+    new: NewClient,
     scope_exists: &dyn Fn(&str) -> bool,
-) -> Result<NewClient, OAuthError> {
-    let mut fields = as_object(body)?.clone();
-    let client_type = match fields.remove("client_type") {
-        None | Some(Value::Null) => ClientType::Custom,
-        Some(Value::String(raw)) => ClientType::parse(&raw).ok_or_else(|| {
+) -> Result<(ClientType, ClientMetadata), OAuthError> {
+    let client_type = match new.client_type.as_deref() {
+        None => ClientType::Custom,
+        Some(raw) => ClientType::parse(raw).ok_or_else(|| {
             metadata_error(format!(
                 "client_type must be one of: {}",
                 ClientType::expected()
             ))
         })?,
-        Some(_) => return Err(metadata_error("client_type must be a string")),
     };
-    let metadata = parse_metadata(fields, client_type, scope_exists)?;
-    Ok(NewClient {
-        client_type,
-        metadata,
-    })
+    let metadata = validate_fields(new.fields, client_type, scope_exists)?;
+    Ok((client_type, metadata))
 }
 
-/// Applies a JSON merge patch (RFC 7396) to a client and validates the result as a
-/// create would be. `client_type` may be repeated unchanged but never changed.
-pub fn apply_merge_patch(
+/// Applies a merge patch to a client and checks the result as a create is checked.
+pub fn apply_client_patch(
     current: &Client,
-    patch: &Value,
+    patch: ClientPatch,
     scope_exists: &dyn Fn(&str) -> bool,
 ) -> Result<ClientMetadata, OAuthError> {
-    let mut patch = as_object(patch)?.clone();
-    match patch.remove("client_type") {
-        None => {}
-        Some(Value::String(raw)) if raw == current.client_type.as_str() => {}
-        Some(_) => return Err(metadata_error("client_type is immutable")),
+    match &patch.client_type {
+        PatchField::Keep => {}
+        PatchField::Set(raw) if raw == current.client_type.as_str() => {}
+        _ => return Err(metadata_error("client_type is immutable")),
     }
-    // Also for members set to null, which the merge drops: the audit entry lists them.
-    if let Some(refused) = patch.keys().find_map(|key| refuse_field(key)) {
-        return Err(refused);
-    }
-    let mut merged = match serde_json::to_value(&current.metadata) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
+    let mut fields = ClientFields::from(&current.metadata);
     // response_types follows grant_types unless the patch sets it, so a patch that only
     // changes grant_types does not trip over the old, now inconsistent, value.
-    if patch.contains_key("grant_types") && !patch.contains_key("response_types") {
-        merged.remove("response_types");
+    if patch.grant_types.is_given() && !patch.response_types.is_given() {
+        fields.response_types = None;
     }
-    for (key, value) in patch {
-        if value.is_null() {
-            merged.remove(&key);
-        } else {
-            merged.insert(key, value);
-        }
-    }
-    parse_metadata(merged, current.client_type, scope_exists)
+    patch.merge_into(&mut fields);
+    validate_fields(fields, current.client_type, scope_exists)
+}
+
+/// The refusal of an `access_token_ttl_seconds` that is not an integer in range; the web
+/// layer gives the same answer for a JSON value that is no integer at all.
+pub fn access_token_ttl_refused() -> OAuthError {
+    metadata_error(format!(
+        "access_token_ttl_seconds must be an integer from {} to {}",
+        TTL_RANGE_SECONDS.start(),
+        TTL_RANGE_SECONDS.end()
+    ))
 }
 
 /// For a default client, the name of the first protected field an update changes.
@@ -176,11 +267,6 @@ pub fn protected_field_changed(current: &Client, updated: &ClientMetadata) -> Op
     }
 }
 
-fn as_object(body: &Value) -> Result<&Map<String, Value>, OAuthError> {
-    body.as_object()
-        .ok_or_else(|| OAuthError::invalid_request("the request body must be a JSON object"))
-}
-
 fn metadata_error(description: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, description)
 }
@@ -189,55 +275,56 @@ fn text_error(error: TextError) -> OAuthError {
     metadata_error(error.to_string())
 }
 
-/// The error for a member that is not a mutable field, if `key` is not one.
-fn refuse_field(key: &str) -> Option<OAuthError> {
-    if MUTABLE_FIELDS.contains(&key) {
-        None
-    } else if READ_ONLY_FIELDS.contains(&key) {
-        Some(metadata_error(format!("{key} is read-only")))
-    } else {
-        Some(metadata_error(format!("unknown field `{}`", shown(key))))
-    }
-}
-
 fn redirect_error(description: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRedirectUri, description)
 }
 
-fn parse_metadata(
-    mut fields: Map<String, Value>,
+/// A field that must be given, or the error naming it.
+fn required<T>(value: Option<T>, key: &str) -> Result<T, OAuthError> {
+    value.ok_or_else(|| metadata_error(format!("{key} is required")))
+}
+
+/// One of an enum's wire names, or the error listing them all.
+fn one_of<T>(
+    raw: &str,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    expected: fn() -> String,
+) -> Result<T, OAuthError> {
+    parse(raw).ok_or_else(|| metadata_error(format!("{key} must be one of: {}", expected())))
+}
+
+fn validate_fields(
+    mut fields: ClientFields,
     client_type: ClientType,
     scope_exists: &dyn Fn(&str) -> bool,
 ) -> Result<ClientMetadata, OAuthError> {
-    fields.retain(|_, value| !value.is_null());
-    if let Some(refused) = fields.keys().find_map(|key| refuse_field(key)) {
-        return Err(refused);
-    }
     if client_type == ClientType::SyncConnector {
         apply_sync_connector_preset(&mut fields)?;
     }
 
     let client_name = CLIENT_NAME
-        .normalise("client_name", required_string(&fields, "client_name")?)
+        .normalise("client_name", &required(fields.client_name, "client_name")?)
         .map_err(text_error)?;
-    let description = optional_string(&fields, "description")?
-        .map(|raw| CLIENT_DESCRIPTION.normalise("description", raw))
+    let description = fields
+        .description
+        .map(|raw| CLIENT_DESCRIPTION.normalise("description", &raw))
         .transpose()
         .map_err(text_error)?
         .filter(|text| !text.is_empty());
 
-    let token_endpoint_auth_method = match optional_string(&fields, "token_endpoint_auth_method")? {
+    let token_endpoint_auth_method = match fields.token_endpoint_auth_method.as_deref() {
         None => AuthMethod::ClientSecretBasic,
-        Some(raw) => AuthMethod::parse(raw).ok_or_else(|| {
-            metadata_error(format!(
-                "token_endpoint_auth_method must be one of: {}",
-                AuthMethod::expected()
-            ))
-        })?,
+        Some(raw) => one_of(
+            raw,
+            "token_endpoint_auth_method",
+            AuthMethod::parse,
+            AuthMethod::expected,
+        )?,
     };
     let confidential = token_endpoint_auth_method.is_confidential();
 
-    let grant_types = parse_grant_types(&fields)?;
+    let grant_types = parse_grant_types(required(fields.grant_types, "grant_types")?)?;
     let has = |grant| grant_types.contains(&grant);
     if has(GrantType::RefreshToken)
         && !has(GrantType::AuthorizationCode)
@@ -262,11 +349,11 @@ fn parse_metadata(
     } else {
         Vec::new()
     };
-    let response_types = match fields.get("response_types") {
+    let response_types = match fields.response_types {
         None => consistent_response_types,
-        Some(value) => {
-            let parsed = string_array(value, "response_types")?
-                .into_iter()
+        Some(raw_types) => {
+            let parsed = raw_types
+                .iter()
                 .map(|raw| {
                     ResponseType::parse(raw).ok_or_else(|| {
                         metadata_error(format!(
@@ -288,50 +375,35 @@ fn parse_metadata(
         }
     };
 
-    let scope_raw = required_string(&fields, "scope")?;
-    let scope = ScopeSet::parse(scope_raw).map_err(|err| metadata_error(format!("scope {err}")))?;
+    let scope_raw = required(fields.scope, "scope")?;
+    let scope =
+        ScopeSet::parse(&scope_raw).map_err(|err| metadata_error(format!("scope {err}")))?;
     if let Some(unknown) = scope.iter().find(|name| !scope_exists(name)) {
         return Err(metadata_error(format!(
             "scope `{unknown}` is not in the scope registry"
         )));
     }
 
-    let redirect_uris = parse_redirect_uris(&fields, !confidential)?;
+    let redirect_uris =
+        parse_redirect_uris(fields.redirect_uris.unwrap_or_default(), !confidential)?;
     if has(GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(redirect_error(
             "redirect_uris: at least one is required with the authorization_code grant",
         ));
     }
 
-    let require_user_consent = match fields.get("require_user_consent") {
-        None => false,
-        Some(Value::Bool(flag)) => *flag,
-        Some(_) => return Err(metadata_error("require_user_consent must be a boolean")),
-    };
-    let access_token_ttl_seconds = match fields.get("access_token_ttl_seconds") {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
+    let access_token_ttl_seconds = fields
+        .access_token_ttl_seconds
+        .map(|seconds| {
+            u32::try_from(seconds)
+                .ok()
                 .filter(|n| TTL_RANGE_SECONDS.contains(n))
-                .ok_or_else(|| {
-                    metadata_error(format!(
-                        "access_token_ttl_seconds must be an integer from {} to {}",
-                        TTL_RANGE_SECONDS.start(),
-                        TTL_RANGE_SECONDS.end()
-                    ))
-                })?,
-        ),
-    };
-    let status = match optional_string(&fields, "status")? {
+                .ok_or_else(access_token_ttl_refused)
+        })
+        .transpose()?;
+    let status = match fields.status.as_deref() {
         None => ClientStatus::Active,
-        Some(raw) => ClientStatus::parse(raw).ok_or_else(|| {
-            metadata_error(format!(
-                "status must be one of: {}",
-                ClientStatus::expected()
-            ))
-        })?,
+        Some(raw) => one_of(raw, "status", ClientStatus::parse, ClientStatus::expected)?,
     };
 
     Ok(ClientMetadata {
@@ -342,48 +414,68 @@ fn parse_metadata(
         response_types,
         scope,
         token_endpoint_auth_method,
-        require_user_consent,
+        require_user_consent: fields.require_user_consent.unwrap_or(false),
         access_token_ttl_seconds,
         status,
     })
 }
 
 /// Sync connectors get a fixed configuration; a request may restate it but not vary it.
-fn apply_sync_connector_preset(fields: &mut Map<String, Value>) -> Result<(), OAuthError> {
-    let preset = [
-        ("grant_types", serde_json::json!(["client_credentials"])),
-        ("scope", Value::from(SYNC_CONNECTOR_SCOPE)),
-        (
-            "token_endpoint_auth_method",
-            Value::from("client_secret_basic"),
-        ),
-        ("redirect_uris", serde_json::json!([])),
-        ("response_types", serde_json::json!([])),
-    ];
-    for (key, fixed) in preset {
-        let same = match (fields.get(key), &fixed) {
-            (None, _) => true,
-            (Some(Value::String(given)), Value::String(_)) if key == "scope" => {
-                ScopeSet::parse(given).ok() == ScopeSet::parse(SYNC_CONNECTOR_SCOPE).ok()
-            }
-            (Some(given), fixed) => given == fixed,
-        };
-        if !same {
+fn apply_sync_connector_preset(fields: &mut ClientFields) -> Result<(), OAuthError> {
+    fn fixed<T: PartialEq + std::fmt::Debug>(
+        key: &str,
+        given: &mut Option<T>,
+        preset: T,
+        same: impl Fn(&T, &T) -> bool,
+    ) -> Result<(), OAuthError> {
+        if let Some(given) = given
+            && !same(given, &preset)
+        {
+            // Debug writes these strings and lists as JSON would.
             return Err(metadata_error(format!(
-                "{key} is fixed for sync_connector clients (preset: {fixed})"
+                "{key} is fixed for sync_connector clients (preset: {preset:?})"
             )));
         }
-        fields.insert(key.to_owned(), fixed);
+        *given = Some(preset);
+        Ok(())
     }
-    Ok(())
+    fixed(
+        "grant_types",
+        &mut fields.grant_types,
+        vec![GrantType::ClientCredentials.as_str().to_owned()],
+        PartialEq::eq,
+    )?;
+    fixed(
+        "scope",
+        &mut fields.scope,
+        SYNC_CONNECTOR_SCOPE.to_owned(),
+        |given: &String, preset: &String| {
+            ScopeSet::parse(given).ok() == ScopeSet::parse(preset).ok()
+        },
+    )?;
+    fixed(
+        "token_endpoint_auth_method",
+        &mut fields.token_endpoint_auth_method,
+        AuthMethod::ClientSecretBasic.as_str().to_owned(),
+        PartialEq::eq,
+    )?;
+    fixed(
+        "redirect_uris",
+        &mut fields.redirect_uris,
+        Vec::new(),
+        PartialEq::eq,
+    )?;
+    fixed(
+        "response_types",
+        &mut fields.response_types,
+        Vec::new(),
+        PartialEq::eq,
+    )
 }
 
-fn parse_grant_types(fields: &Map<String, Value>) -> Result<Vec<GrantType>, OAuthError> {
-    let Some(value) = fields.get("grant_types") else {
-        return Err(metadata_error("grant_types is required"));
-    };
+fn parse_grant_types(raw_grants: Vec<String>) -> Result<Vec<GrantType>, OAuthError> {
     let mut grants = Vec::new();
-    for raw in string_array(value, "grant_types")? {
+    for raw in &raw_grants {
         let grant = GrantType::parse(raw).ok_or_else(|| {
             metadata_error(format!(
                 "grant_types: `{}` is not supported (supported: {})",
@@ -404,21 +496,16 @@ fn parse_grant_types(fields: &Map<String, Value>) -> Result<Vec<GrantType>, OAut
 }
 
 fn parse_redirect_uris(
-    fields: &Map<String, Value>,
+    raw_uris: Vec<String>,
     public_client: bool,
 ) -> Result<Vec<RedirectUri>, OAuthError> {
-    let Some(value) = fields.get("redirect_uris") else {
-        return Ok(Vec::new());
-    };
-    let raw_uris =
-        string_array(value, "redirect_uris").map_err(|err| redirect_error(err.description))?;
     if raw_uris.len() > MAX_REDIRECT_URIS {
         return Err(redirect_error(format!(
             "redirect_uris: at most {MAX_REDIRECT_URIS} are allowed"
         )));
     }
     let mut uris: Vec<RedirectUri> = Vec::with_capacity(raw_uris.len());
-    for raw in raw_uris {
+    for raw in &raw_uris {
         let uri = RedirectUri::parse(raw, public_client)
             .map_err(|why| redirect_error(format!("redirect_uris: `{}` {why}", shown(raw))))?;
         if uris.contains(&uri) {
@@ -430,28 +517,6 @@ fn parse_redirect_uris(
         uris.push(uri);
     }
     Ok(uris)
-}
-
-fn required_string<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<&'a str, OAuthError> {
-    optional_string(fields, key)?.ok_or_else(|| metadata_error(format!("{key} is required")))
-}
-
-fn optional_string<'a>(
-    fields: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, OAuthError> {
-    match fields.get(key) {
-        None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(metadata_error(format!("{key} must be a string"))),
-    }
-}
-
-fn string_array<'a>(value: &'a Value, key: &str) -> Result<Vec<&'a str>, OAuthError> {
-    value
-        .as_array()
-        .and_then(|items| items.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
-        .ok_or_else(|| metadata_error(format!("{key} must be an array of strings")))
 }
 
 /// One of the clients every installation starts with (SPEC 2).

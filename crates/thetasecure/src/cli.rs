@@ -147,7 +147,7 @@ pub enum ClientsCommand {
     /// Register a client; its secret is printed once.
     Create {
         #[command(flatten)]
-        fields: ClientFields,
+        fields: ClientOptions,
         /// `custom` (default) or `sync_connector`.
         #[arg(long = "type")]
         client_type: Option<String>,
@@ -168,7 +168,7 @@ pub enum ClientsCommand {
         /// The client's id, e.g. `ts_…`.
         client_id: String,
         #[command(flatten)]
-        fields: ClientFields,
+        fields: ClientOptions,
         /// Allow changing grant types, scope or redirect URIs of a default client.
         #[arg(long)]
         force: bool,
@@ -218,7 +218,7 @@ pub enum ClientsCommand {
 
 /// Client fields as options; only those given are sent.
 #[derive(Args, Default)]
-pub struct ClientFields {
+pub struct ClientOptions {
     /// Display name, 1–200 characters (required by `create`).
     #[arg(long)]
     pub name: Option<String>,

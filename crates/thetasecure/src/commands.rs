@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use comfy_table::{ContentArrangement, Table};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use thetasecure_app::App;
 use thetasecure_app::audit::Actor;
 use thetasecure_app::clients::ClientQuery;
 use thetasecure_core::SystemClock;
-use thetasecure_core::client::Client;
+use thetasecure_core::client::{Client, ClientFields, NewClient};
 use thetasecure_core::grant::ClientStatus;
 use thetasecure_store::Store;
-use thetasecure_web::admin::views::{ClientCreatedView, ClientView, SecretView};
+use thetasecure_web::admin::views::{
+    ClientCreatedView, ClientListView, ClientView, SecretCreatedView, SecretView,
+};
 
-use crate::cli::{Cli, ClientFields, ClientsCommand, Command, KeysCommand};
+use crate::cli::{Cli, ClientOptions, ClientsCommand, Command, KeysCommand};
 use crate::config::{self, Config};
 use crate::{serve, telemetry};
 
@@ -113,9 +115,10 @@ async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
                 .await
                 .map_err(admin)?;
             if json {
-                let items: Vec<ClientView> =
-                    listing.items.into_iter().map(ClientView::from).collect();
-                print_json(&json!({"items": items, "next_cursor": listing.next_cursor}))
+                print_json(&ClientListView {
+                    items: listing.items.into_iter().map(ClientView::from).collect(),
+                    next_cursor: listing.next_cursor,
+                })
             } else {
                 let rows = listing.items.iter().map(|client| {
                     let m = &client.metadata;
@@ -143,14 +146,11 @@ async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
             client_type,
             json,
         } => {
-            let mut body = fields.into_patch();
-            if let Some(client_type) = client_type {
-                body.insert("client_type".into(), client_type.into());
-            }
-            let created = app
-                .create_client(&cli, &Value::Object(body))
-                .await
-                .map_err(admin)?;
+            let new = NewClient {
+                client_type,
+                fields: fields.into_fields(),
+            };
+            let created = app.create_client(&cli, new).await.map_err(admin)?;
             let secret = created.secret.map(|s| s.expose().to_owned());
             if json {
                 print_json(&ClientCreatedView {
@@ -176,9 +176,9 @@ async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
             force,
             json,
         } => {
-            let patch = Value::Object(fields.into_patch());
+            let patch = fields.into_fields().into();
             output(
-                app.update_client(&cli, &client_id, &patch, force)
+                app.update_client(&cli, &client_id, patch, force)
                     .await
                     .map_err(admin)?,
                 json,
@@ -209,9 +209,10 @@ async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
                 .await
                 .map_err(admin)?;
             if json {
-                let mut view = serde_json::to_value(SecretView::new(record, app.now()))?;
-                view["client_secret"] = secret.expose().into();
-                print_json(&view)
+                print_json(&SecretCreatedView {
+                    record: SecretView::new(record, app.now()),
+                    client_secret: secret.expose().to_owned(),
+                })
             } else {
                 println!(
                     "new secret {} for {client_id}\nclient_secret: {}\n(shown only now)",
@@ -236,39 +237,21 @@ async fn clients(app: &App, command: ClientsCommand) -> Result<()> {
     }
 }
 
-impl ClientFields {
-    /// The given options as a JSON merge patch (or create body).
-    fn into_patch(self) -> Map<String, Value> {
-        let mut body = Map::new();
-        let mut put = |key: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                body.insert(key.to_owned(), value);
-            }
-        };
-        put("client_name", self.name.map(Value::from));
-        put("description", self.description.map(Value::from));
-        put(
-            "grant_types",
-            (!self.grant_types.is_empty()).then(|| json!(self.grant_types)),
-        );
-        put("scope", self.scope.map(Value::from));
-        put(
-            "redirect_uris",
-            (!self.redirect_uris.is_empty()).then(|| json!(self.redirect_uris)),
-        );
-        put(
-            "token_endpoint_auth_method",
-            self.auth_method.map(Value::from),
-        );
-        put(
-            "require_user_consent",
-            self.require_user_consent.map(Value::from),
-        );
-        put(
-            "access_token_ttl_seconds",
-            self.access_token_ttl_seconds.map(Value::from),
-        );
-        body
+impl ClientOptions {
+    /// The given options as client fields: a create request, or the fields an update sets.
+    fn into_fields(self) -> ClientFields {
+        let listed = |items: Vec<String>| (!items.is_empty()).then_some(items);
+        ClientFields {
+            client_name: self.name,
+            description: self.description,
+            grant_types: listed(self.grant_types),
+            scope: self.scope,
+            redirect_uris: listed(self.redirect_uris),
+            token_endpoint_auth_method: self.auth_method,
+            require_user_consent: self.require_user_consent,
+            access_token_ttl_seconds: self.access_token_ttl_seconds.map(u64::from),
+            ..ClientFields::default()
+        }
     }
 }
 

@@ -8,7 +8,7 @@ mod signing_key;
 use std::sync::{Arc, RwLock};
 
 pub use jws::{JwsError, VerifiedJws};
-pub use signing_key::{SigningAlg, SigningKey, generate_pkcs8};
+pub use signing_key::{PublicJwk, SigningAlg, SigningKey, generate_pkcs8};
 
 use thetasecure_core::Timestamp;
 use thetasecure_store::{SigningKeyRecord, Store, StoreError};
@@ -45,11 +45,22 @@ impl KeyRing {
         &self.published
     }
 
-    /// The JWK Set document (RFC 7517 §5): public members only.
-    pub fn jwks(&self) -> serde_json::Value {
-        let keys: Vec<_> = self.published.iter().map(|key| key.public_jwk()).collect();
-        serde_json::json!({ "keys": keys })
+    /// The JWK Set (RFC 7517 §5).
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: self
+                .published
+                .iter()
+                .map(|key| key.public_jwk().clone())
+                .collect(),
+        }
     }
+}
+
+/// A JWK Set document (RFC 7517 §5).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Jwks {
+    pub keys: Vec<PublicJwk>,
 }
 
 /// Holds the current `KeyRing`; swapped whole on rotation so signers never wait.

@@ -49,12 +49,33 @@ enum KeyPairKind {
     Ed(Ed25519KeyPair),
 }
 
+/// A public key as a JWK (RFC 7517 §4; members of RFC 7518 §6 and RFC 8037 §2): public
+/// members only, so a private one cannot be published by mistake. Members in name order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublicJwk {
+    pub alg: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crv: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    pub kid: String,
+    pub kty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
 /// A parsed key pair, ready to sign without further parsing.
 pub struct SigningKey {
     kid: String,
     alg: SigningAlg,
     pair: KeyPairKind,
-    public_jwk: serde_json::Value,
+    public_jwk: PublicJwk,
     /// The precomputed JOSE header of access tokens, base64url-encoded.
     access_token_header: String,
 }
@@ -90,7 +111,18 @@ impl SigningKey {
     pub fn from_pkcs8(kid: String, alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyError> {
         let rejected = |e: aws_lc_rs::error::KeyRejected| KeyError::Material(e.to_string());
         let b64 = |bytes: &[u8]| BASE64URL_NOPAD.encode(bytes);
-        let (pair, mut jwk) = match alg {
+        let jwk = |kty, crv| PublicJwk {
+            alg: alg.as_str(),
+            crv,
+            e: None,
+            kid: kid.clone(),
+            kty,
+            n: None,
+            use_: "sig",
+            x: None,
+            y: None,
+        };
+        let (pair, jwk) = match alg {
             SigningAlg::Es256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
                     .map_err(rejected)?;
@@ -101,24 +133,32 @@ impl SigningKey {
                         "unexpected P-256 public key length".into(),
                     ));
                 }
-                let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
+                let jwk = PublicJwk {
+                    x: Some(b64(&point[1..33])),
+                    y: Some(b64(&point[33..])),
+                    ..jwk("EC", Some("P-256"))
+                };
                 (KeyPairKind::Ec(pair), jwk)
             }
             SigningAlg::Rs256 => {
                 let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(rejected)?;
                 let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-                let jwk = serde_json::json!({"kty": "RSA", "n": b64(&components.n), "e": b64(&components.e)});
+                let jwk = PublicJwk {
+                    n: Some(b64(&components.n)),
+                    e: Some(b64(&components.e)),
+                    ..jwk("RSA", None)
+                };
                 (KeyPairKind::Rsa(pair), jwk)
             }
             SigningAlg::EdDsa => {
                 let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(rejected)?;
-                let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())});
+                let jwk = PublicJwk {
+                    x: Some(b64(pair.public_key().as_ref())),
+                    ..jwk("OKP", Some("Ed25519"))
+                };
                 (KeyPairKind::Ed(pair), jwk)
             }
         };
-        jwk["kid"] = kid.clone().into();
-        jwk["alg"] = alg.as_str().into();
-        jwk["use"] = "sig".into();
         let header = serde_json::json!({"alg": alg.as_str(), "typ": thetasecure_core::token::ACCESS_TOKEN_TYP, "kid": kid});
         Ok(Self {
             access_token_header: b64(header.to_string().as_bytes()),
@@ -137,7 +177,7 @@ impl SigningKey {
         self.alg
     }
 
-    pub fn public_jwk(&self) -> &serde_json::Value {
+    pub fn public_jwk(&self) -> &PublicJwk {
         &self.public_jwk
     }
 

@@ -8,7 +8,6 @@ pub(crate) use revocation_rechecks::RevocationRechecks;
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::{ErrorCode, OAuthError};
 
@@ -67,62 +66,11 @@ impl TokensIssued {
     }
 }
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+/// A successful token response (RFC 6749 §5.1); the web layer writes it.
+#[derive(Debug)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u32,
     pub scope: String,
-}
-
-impl TokenResponse {
-    /// The response body. Written directly: serde's escaping scan over a 400-byte access
-    /// token cost 6k instructions per token, and an access token is base64url segments
-    /// joined by dots, which JSON never escapes. Anything else is escaped as usual.
-    pub fn to_json(&self) -> String {
-        if needs_json_escape(&self.access_token) {
-            return serde_json::to_string(self).unwrap_or_default();
-        }
-        let scope = serde_json::to_string(&self.scope).unwrap_or_default();
-        let token_type = serde_json::to_string(self.token_type).unwrap_or_default();
-        let mut body = String::with_capacity(self.access_token.len() + scope.len() + 80);
-        body.push_str(r#"{"access_token":""#);
-        body.push_str(&self.access_token);
-        body.push_str(r#"","token_type":"#);
-        body.push_str(&token_type);
-        body.push_str(r#","expires_in":"#);
-        body.push_str(&self.expires_in.to_string());
-        body.push_str(r#","scope":"#);
-        body.push_str(&scope);
-        body.push('}');
-        body
-    }
-}
-
-/// Whether JSON would escape any byte of `text` (RFC 8259 §7). Without an early exit, so
-/// the compiler can check many bytes per instruction.
-fn needs_json_escape(text: &str) -> bool {
-    text.bytes().fold(false, |found, b| {
-        found | (b < 0x20 || b == b'"' || b == b'\\')
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_body_is_what_serde_would_write() {
-        for access_token in ["eyJh.eyJz.c2ln-_", "not \"plain\""] {
-            let response = TokenResponse {
-                access_token: access_token.to_owned(),
-                token_type: "Bearer",
-                expires_in: 3600,
-                scope: "a b:c".to_owned(),
-            };
-            let written: serde_json::Value = serde_json::from_str(&response.to_json()).unwrap();
-            assert_eq!(written, serde_json::to_value(&response).unwrap());
-        }
-    }
 }

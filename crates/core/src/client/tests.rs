@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::scope::{BUILTIN_SCOPES, is_builtin};
@@ -7,8 +7,39 @@ fn known(name: &str) -> bool {
     is_builtin(name) || name == "api.read"
 }
 
-fn create(body: Value) -> Result<NewClient, OAuthError> {
-    parse_new_client(&body, &known)
+/// A create request written as the API's JSON body, for readable cases. Bodies of the
+/// wrong shape are the web layer's to refuse and are tested there.
+fn new_client(mut body: Value) -> NewClient {
+    let client_type = body
+        .as_object_mut()
+        .and_then(|members| members.remove("client_type"))
+        .map(|raw| raw.as_str().unwrap().to_owned());
+    NewClient {
+        client_type,
+        fields: serde_json::from_value(body).unwrap(),
+    }
+}
+
+fn create(body: Value) -> Result<Created, OAuthError> {
+    validate_new_client(new_client(body), &known).map(|(client_type, metadata)| Created {
+        client_type,
+        metadata,
+    })
+}
+
+#[derive(Debug)]
+struct Created {
+    client_type: ClientType,
+    metadata: ClientMetadata,
+}
+
+fn apply_merge_patch(
+    current: &Client,
+    patch: &Value,
+    scope_exists: &dyn Fn(&str) -> bool,
+) -> Result<ClientMetadata, OAuthError> {
+    let patch: ClientPatch = serde_json::from_value(patch.clone()).unwrap();
+    apply_client_patch(current, patch, scope_exists)
 }
 
 fn err(body: Value) -> OAuthError {
@@ -62,11 +93,6 @@ fn name_is_required_trimmed_and_bounded() {
     );
     assert!(
         err(with(custom(), "client_name", json!("x".repeat(201))))
-            .description
-            .contains("client_name")
-    );
-    assert!(
-        err(with(custom(), "client_name", json!(5)))
             .description
             .contains("client_name")
     );
@@ -149,26 +175,6 @@ fn name_and_description_follow_the_text_rules() {
 }
 
 #[test]
-fn unknown_and_read_only_fields_are_named() {
-    assert!(
-        err(with(custom(), "colour", json!("red")))
-            .description
-            .contains("`colour`")
-    );
-    assert!(
-        err(with(custom(), "client_id", json!("ts_mine")))
-            .description
-            .contains("client_id is read-only")
-    );
-    assert!(
-        err(with(custom(), "client_secret", json!("x")))
-            .description
-            .contains("client_secret")
-    );
-    assert_eq!(err(json!([1, 2])).code, ErrorCode::InvalidRequest);
-}
-
-#[test]
 fn grant_type_rules() {
     assert!(
         err(json!({"client_name": "x", "scope": "api.read"}))
@@ -184,11 +190,6 @@ fn grant_type_rules() {
         err(with(custom(), "grant_types", json!(["implicit"])))
             .description
             .contains("implicit")
-    );
-    assert!(
-        err(with(custom(), "grant_types", json!("client_credentials")))
-            .description
-            .contains("grant_types")
     );
     assert!(
         err(with(
@@ -312,11 +313,6 @@ fn scope_rules() {
             .description
             .contains("scope is required")
     );
-    assert!(
-        err(with(custom(), "scope", json!(["api.read"])))
-            .description
-            .contains("scope must be a string")
-    );
 }
 
 #[test]
@@ -332,7 +328,7 @@ fn auth_method_ttl_status_and_consent() {
     );
     assert!(create(with(custom(), "access_token_ttl_seconds", json!(60))).is_ok());
     assert!(create(with(custom(), "access_token_ttl_seconds", json!(86400))).is_ok());
-    for bad in [json!(59), json!(86401), json!(-1), json!(3.5), json!("600")] {
+    for bad in [json!(59), json!(86401), json!(u64::from(u32::MAX) + 60)] {
         assert!(
             err(with(custom(), "access_token_ttl_seconds", bad))
                 .description
@@ -345,9 +341,10 @@ fn auth_method_ttl_status_and_consent() {
             .contains("status")
     );
     assert!(
-        err(with(custom(), "require_user_consent", json!("yes")))
-            .description
-            .contains("require_user_consent")
+        create(with(custom(), "require_user_consent", json!(true)))
+            .unwrap()
+            .metadata
+            .require_user_consent
     );
     assert_eq!(
         create(with(custom(), "status", json!("disabled")))
@@ -378,10 +375,20 @@ fn sync_connector_preset_is_forced() {
     let restated = json!({"client_type": "sync_connector", "client_name": "LDAP", "scope": "directory.write directory.read"});
     assert!(create(restated).is_ok());
     let varied = json!({"client_type": "sync_connector", "client_name": "LDAP", "scope": "admin"});
-    assert!(
-        err(varied)
-            .description
-            .contains("scope is fixed for sync_connector")
+    assert_eq!(
+        err(varied).description,
+        r#"scope is fixed for sync_connector clients (preset: "directory.read directory.write")"#
+    );
+    let varied = json!({"client_type": "sync_connector", "client_name": "LDAP", "grant_types": ["client_credentials", "client_credentials"]});
+    assert_eq!(
+        err(varied).description,
+        r#"grant_types is fixed for sync_connector clients (preset: ["client_credentials"])"#
+    );
+    let varied =
+        json!({"client_type": "sync_connector", "client_name": "LDAP", "response_types": ["code"]});
+    assert_eq!(
+        err(varied).description,
+        "response_types is fixed for sync_connector clients (preset: [])"
     );
     assert!(
         err(json!({"client_type": "robot", "client_name": "x"}))
@@ -422,18 +429,29 @@ fn merge_patch_validates_like_create() {
             .description
             .contains("immutable")
     );
-    // A member the merge would drop still has to be a field: the audit entry lists it.
-    let unknown = apply_merge_patch(&current, &json!({"colour\u{0}": null}), &known).unwrap_err();
-    assert_eq!(unknown.description, "unknown field `colour\\u{0000}`");
     assert!(
-        apply_merge_patch(&current, &json!({"client_id": null}), &known)
+        apply_merge_patch(&current, &json!({"client_type": null}), &known)
             .unwrap_err()
             .description
-            .contains("client_id is read-only")
+            .contains("immutable")
     );
+    assert!(apply_merge_patch(&current, &json!({"client_type": "custom"}), &known).is_ok());
     let to_code = json!({"grant_types": ["authorization_code"], "redirect_uris": ["https://a.example.com/cb"]});
     let switched = apply_merge_patch(&current, &to_code, &known).unwrap();
     assert_eq!(switched.response_types, vec![ResponseType::Code]);
+}
+
+#[test]
+fn a_patch_names_its_members_sorted_with_nulls() {
+    let patch: ClientPatch = serde_json::from_value(
+        json!({"scope": "api.read", "description": null, "client_type": "custom"}),
+    )
+    .unwrap();
+    assert_eq!(
+        patch.named_fields(),
+        ["client_type", "description", "scope"]
+    );
+    assert!(ClientPatch::default().named_fields().is_empty());
 }
 
 #[test]
@@ -450,10 +468,15 @@ fn default_clients_match_the_product_page_and_are_valid() {
         ]
     );
     for default in &defaults {
-        let body = serde_json::to_value(&default.metadata).unwrap();
-        let reparsed =
-            parse_new_client(&body, &|name| BUILTIN_SCOPES.iter().any(|s| s.name == name)).unwrap();
-        assert_eq!(reparsed.metadata, default.metadata, "{}", default.client_id);
+        let restated = NewClient {
+            client_type: None,
+            fields: ClientFields::from(&default.metadata),
+        };
+        let (_, reparsed) = validate_new_client(restated, &|name| {
+            BUILTIN_SCOPES.iter().any(|s| s.name == name)
+        })
+        .unwrap();
+        assert_eq!(reparsed, default.metadata, "{}", default.client_id);
     }
 }
 

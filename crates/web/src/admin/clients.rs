@@ -8,9 +8,10 @@ use thetasecure_app::App;
 use thetasecure_app::clients::ClientQuery;
 
 use super::AdminPrincipal;
+use super::requests::{Body, ClientPatchDoc, NewClientDoc, RotateSecretDoc};
 use super::views::*;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::QueryParams;
 use crate::oauth::no_store;
 
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", operation_id = "list_clients",
@@ -48,9 +49,9 @@ pub async fn list(
 pub async fn create(
     admin: AdminPrincipal,
     State(app): State<App>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<NewClientDoc>,
 ) -> Result<Response, ApiError> {
-    let created = app.create_client(&admin.actor, &body).await?;
+    let created = app.create_client(&admin.actor, body.into()).await?;
     let location = format!("/api/v1/clients/{}", created.client.client_id);
     let view = ClientCreatedView {
         client: created.client.into(),
@@ -86,10 +87,10 @@ pub async fn update(
     State(app): State<App>,
     Path(client_id): Path<String>,
     query: QueryParams,
-    JsonBody(patch): JsonBody,
+    Body(patch): Body<ClientPatchDoc>,
 ) -> Result<Json<ClientView>, ApiError> {
     let updated = app
-        .update_client(&admin.actor, &client_id, &patch, query.flag("force")?)
+        .update_client(&admin.actor, &client_id, patch.into(), query.flag("force")?)
         .await?;
     Ok(Json(updated.into()))
 }
@@ -137,17 +138,9 @@ pub async fn rotate_secret(
     admin: AdminPrincipal,
     State(app): State<App>,
     Path(client_id): Path<String>,
-    body: Option<JsonBody>,
+    body: Option<Body<RotateSecretDoc>>,
 ) -> Result<Response, ApiError> {
-    let grace = match body
-        .as_ref()
-        .and_then(|JsonBody(b)| b.get("grace_period_seconds"))
-    {
-        None | Some(serde_json::Value::Null) => None,
-        Some(value) => Some(value.as_i64().ok_or_else(|| {
-            thetasecure_core::OAuthError::invalid_request("grace_period_seconds must be an integer")
-        })?),
-    };
+    let grace = body.and_then(|Body(body)| body.grace_period_seconds);
     let (record, secret) = app.rotate_secret(&admin.actor, &client_id, grace).await?;
     let view = SecretCreatedView {
         record: SecretView::new(record, app.now()),

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod clients;
+pub mod requests;
 mod scopes;
 pub mod views;
 

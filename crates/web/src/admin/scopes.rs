@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use thetasecure_app::App;
 
 use super::AdminPrincipal;
+use super::requests::{Body, NewScopeDoc, ScopePatchDoc};
 use super::views::*;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::JsonBody;
 
 #[utoipa::path(get, path = "/api/v1/scopes", tag = "scopes", operation_id = "list_scopes",
     responses((status = 200, body = ScopeListView, description = "Every scope, built-in ones included")))]
@@ -29,9 +29,9 @@ pub async fn list(
 pub async fn create(
     admin: AdminPrincipal,
     State(app): State<App>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<NewScopeDoc>,
 ) -> Result<(StatusCode, Json<ScopeView>), ApiError> {
-    let scope = app.create_scope(&admin.actor, &body).await?;
+    let scope = app.create_scope(&admin.actor, body.into()).await?;
     Ok((StatusCode::CREATED, Json(scope.into())))
 }
 
@@ -54,10 +54,12 @@ pub async fn update(
     admin: AdminPrincipal,
     State(app): State<App>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody,
+    Body(patch): Body<ScopePatchDoc>,
 ) -> Result<Json<ScopeView>, ApiError> {
     Ok(Json(
-        app.update_scope(&admin.actor, &name, &body).await?.into(),
+        app.update_scope(&admin.actor, &name, patch.into())
+            .await?
+            .into(),
     ))
 }
 

@@ -1,5 +1,5 @@
-//! The JSON shapes of the admin API. Bodies that create or change things are parsed by
-//! the domain (so errors name fields); these types document them in the OpenAPI.
+//! The JSON shapes the admin API answers with (the CLI's `--json` prints the same),
+//! each made from the typed view a use case returns. Request bodies are in `requests`.
 
 use serde::Serialize;
 use thetasecure_app::records::{AuditEvent, ScopeRecord, SecretRecord};
@@ -13,8 +13,7 @@ pub struct ClientView {
     #[schema(value_type = String, example = "custom")]
     pub client_type: &'static str,
     #[serde(flatten)]
-    #[schema(value_type = ClientMetadataDoc)]
-    pub metadata: ClientMetadata,
+    pub metadata: ClientMetadataDoc,
     pub is_default: bool,
     /// RFC 3339 UTC.
     pub created_at: String,
@@ -26,7 +25,7 @@ impl From<Client> for ClientView {
         Self {
             client_id: client.client_id.to_string(),
             client_type: client.client_type.as_str(),
-            metadata: client.metadata,
+            metadata: ClientMetadataDoc::from(client.metadata),
             is_default: client.is_default,
             created_at: client.created_at.to_rfc3339(),
             updated_at: client.updated_at.to_rfc3339(),
@@ -39,6 +38,7 @@ impl From<Client> for ClientView {
 pub struct ClientMetadataDoc {
     #[schema(example = "Billing service")]
     pub client_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[schema(example = json!(["https://app.example.com/callback"]))]
     pub redirect_uris: Vec<String>,
@@ -51,60 +51,30 @@ pub struct ClientMetadataDoc {
     pub token_endpoint_auth_method: String,
     pub require_user_consent: bool,
     #[schema(minimum = 60, maximum = 86400)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_ttl_seconds: Option<u32>,
     #[schema(example = "active")]
     pub status: String,
 }
 
-/// The create body: the mutable fields plus `client_type`. Only `client_name` is always
-/// required; a `custom` client also needs `grant_types` and `scope`, which the
-/// `sync_connector` preset sets. `null` is the same as leaving a field out; unknown and
-/// read-only fields are refused.
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewClientDoc {
-    /// `custom` (the default) or `sync_connector`; immutable.
-    #[schema(example = "custom")]
-    pub client_type: Option<String>,
-    #[schema(example = "Billing service")]
-    pub client_name: String,
-    pub description: Option<String>,
-    #[schema(example = json!(["https://app.example.com/callback"]))]
-    pub redirect_uris: Option<Vec<String>>,
-    #[schema(example = json!(["client_credentials"]))]
-    pub grant_types: Option<Vec<String>>,
-    /// Defaults to what `grant_types` implies.
-    pub response_types: Option<Vec<String>>,
-    #[schema(example = "api.read api.write")]
-    pub scope: Option<String>,
-    /// `client_secret_basic` (the default), `client_secret_post` or `none`.
-    pub token_endpoint_auth_method: Option<String>,
-    /// Defaults to `false`.
-    pub require_user_consent: Option<bool>,
-    #[schema(minimum = 60, maximum = 86400)]
-    pub access_token_ttl_seconds: Option<u32>,
-    /// `active` (the default) or `disabled`.
-    pub status: Option<String>,
-}
-
-/// A JSON merge patch (RFC 7396) of the mutable fields: those given replace the
-/// client's, `null` resets one to its default. The result is validated as a create is.
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClientPatchDoc {
-    /// May be repeated, never changed.
-    pub client_type: Option<String>,
-    pub client_name: Option<String>,
-    pub description: Option<String>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub grant_types: Option<Vec<String>>,
-    pub response_types: Option<Vec<String>>,
-    pub scope: Option<String>,
-    pub token_endpoint_auth_method: Option<String>,
-    pub require_user_consent: Option<bool>,
-    #[schema(minimum = 60, maximum = 86400)]
-    pub access_token_ttl_seconds: Option<u32>,
-    pub status: Option<String>,
+impl From<ClientMetadata> for ClientMetadataDoc {
+    fn from(metadata: ClientMetadata) -> Self {
+        fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
+            items.iter().map(|item| name(item).to_owned()).collect()
+        }
+        Self {
+            redirect_uris: names(&metadata.redirect_uris, |uri| uri.as_str()),
+            grant_types: names(&metadata.grant_types, |grant| grant.as_str()),
+            response_types: names(&metadata.response_types, |kind| kind.as_str()),
+            scope: metadata.scope.to_string(),
+            token_endpoint_auth_method: metadata.token_endpoint_auth_method.as_str().to_owned(),
+            status: metadata.status.as_str().to_owned(),
+            client_name: metadata.client_name,
+            description: metadata.description,
+            require_user_consent: metadata.require_user_consent,
+            access_token_ttl_seconds: metadata.access_token_ttl_seconds,
+        }
+    }
 }
 
 /// A created client with its secret, shown this once.
@@ -163,13 +133,6 @@ pub struct SecretCreatedView {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RotateSecretDoc {
-    /// How long the secrets active now keep working (0–604800, default 0).
-    #[schema(minimum = 0, maximum = 604800)]
-    pub grace_period_seconds: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct ScopeView {
     pub name: String,
     pub description: String,
@@ -193,18 +156,6 @@ impl From<ScopeRecord> for ScopeView {
 #[derive(Serialize, ToSchema)]
 pub struct ScopeListView {
     pub items: Vec<ScopeView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct NewScopeDoc {
-    #[schema(example = "billing:read")]
-    pub name: String,
-    pub description: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ScopePatchDoc {
-    pub description: String,
 }
 
 #[derive(Serialize, ToSchema)]

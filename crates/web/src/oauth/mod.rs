@@ -1,5 +1,6 @@
 //! The OAuth 2.0 / OIDC protocol endpoints.
 
+mod bodies;
 mod discovery;
 mod token;
 

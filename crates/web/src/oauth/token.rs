@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use thetasecure_app::{App, ClientCredentials, token};
 use thetasecure_core::OAuthError;
 
-use super::no_store;
+use super::{bodies, no_store};
 use crate::error::ApiError;
 use crate::extract::OAuthForm;
 
@@ -26,7 +26,7 @@ pub async fn token(
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     // Debug, not info: a line per token would cost more than the rest of the request.
     tracing::debug!(client_id = %credentials.client_id, grant_type = grant.as_str(), "token issued");
-    Ok(json_no_store(issued.to_json()))
+    Ok(json_no_store(bodies::token_response(&issued)))
 }
 
 pub async fn introspect(
@@ -39,7 +39,7 @@ pub async fn introspect(
         .introspect(&credentials, token)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
-    Ok(json_no_store(answer.to_json()))
+    Ok(json_no_store(bodies::introspection(&answer)))
 }
 
 pub async fn revoke(
@@ -54,7 +54,7 @@ pub async fn revoke(
     Ok(no_store(()))
 }
 
-/// A JSON body written by the use case, never cached. Built directly rather than
+/// A JSON body written in `bodies`, never cached. Built directly rather than
 /// from a `(headers, body)` tuple, which writes a `text/plain` content type first and
 /// then replaces it: the token and introspection answers are the hot path.
 fn json_no_store(body: String) -> Response {
