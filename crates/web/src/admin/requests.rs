@@ -24,12 +24,15 @@ pub struct Body<T>(pub T);
 pub trait RequestBody: DeserializeOwned {
     /// Whether a `null` member counts as left out, and so is never refused.
     const NULL_IS_ABSENT: bool;
+    const MEMBERS: Members;
+}
 
+/// The refusals of a body's members.
+pub struct Members {
     /// The refusal of a member the body may not have; `None` ignores it.
-    fn unknown(member: &str) -> Option<OAuthError>;
-
+    unknown: fn(&str) -> Option<OAuthError>,
     /// The refusal of a member of the wrong type.
-    fn misfit(member: &str) -> OAuthError;
+    misfit: fn(&str) -> OAuthError,
 }
 
 fn read<T: RequestBody>(body: Value) -> Result<T, OAuthError> {
@@ -43,7 +46,10 @@ fn read<T: RequestBody>(body: Value) -> Result<T, OAuthError> {
     }
     // `members` is sorted by name: the refusal is the same whatever order the request
     // wrote them in.
-    if let Some(refusal) = members.keys().find_map(|member| T::unknown(member)) {
+    if let Some(refusal) = members
+        .keys()
+        .find_map(|member| (T::MEMBERS.unknown)(member))
+    {
         return Err(refusal);
     }
     serde_path_to_error::deserialize(Value::Object(members)).map_err(|error| {
@@ -51,7 +57,7 @@ fn read<T: RequestBody>(body: Value) -> Result<T, OAuthError> {
             Some(serde_path_to_error::Segment::Map { key }) => key.clone(),
             _ => String::new(),
         };
-        T::misfit(&member)
+        (T::MEMBERS.misfit)(&member)
     })
 }
 
@@ -98,6 +104,11 @@ fn unknown_client_member(member: &str) -> Option<OAuthError> {
         Some(metadata_error(format!("unknown field `{}`", shown(member))))
     }
 }
+
+const CLIENT_MEMBERS: Members = Members {
+    unknown: unknown_client_member,
+    misfit: misfit_client_member,
+};
 
 fn misfit_client_member(member: &str) -> OAuthError {
     match member {
@@ -147,32 +158,34 @@ pub struct NewClientDoc {
 
 impl RequestBody for NewClientDoc {
     const NULL_IS_ABSENT: bool = true;
+    const MEMBERS: Members = CLIENT_MEMBERS;
+}
 
-    fn unknown(member: &str) -> Option<OAuthError> {
-        unknown_client_member(member)
-    }
-
-    fn misfit(member: &str) -> OAuthError {
-        misfit_client_member(member)
-    }
+/// Moves the mutable client fields, which the bodies and the commands name alike, from
+/// `$body` into the struct literal `$target { … }`.
+macro_rules! with_client_fields {
+    ($body:ident, $target:ident { $($other:tt)* }) => {
+        $target {
+            $($other)*
+            client_name: $body.client_name,
+            description: $body.description,
+            redirect_uris: $body.redirect_uris,
+            grant_types: $body.grant_types,
+            response_types: $body.response_types,
+            scope: $body.scope,
+            token_endpoint_auth_method: $body.token_endpoint_auth_method,
+            require_user_consent: $body.require_user_consent,
+            access_token_ttl_seconds: $body.access_token_ttl_seconds,
+            status: $body.status,
+        }
+    };
 }
 
 impl From<NewClientDoc> for NewClient {
     fn from(body: NewClientDoc) -> Self {
         NewClient {
             client_type: body.client_type,
-            fields: ClientFields {
-                client_name: body.client_name,
-                description: body.description,
-                redirect_uris: body.redirect_uris,
-                grant_types: body.grant_types,
-                response_types: body.response_types,
-                scope: body.scope,
-                token_endpoint_auth_method: body.token_endpoint_auth_method,
-                require_user_consent: body.require_user_consent,
-                access_token_ttl_seconds: body.access_token_ttl_seconds,
-                status: body.status,
-            },
+            fields: with_client_fields!(body, ClientFields {}),
         }
     }
 }
@@ -222,14 +235,7 @@ pub struct ClientPatchDoc {
 impl RequestBody for ClientPatchDoc {
     // A member the merge would drop still has to be a field: the audit entry lists it.
     const NULL_IS_ABSENT: bool = false;
-
-    fn unknown(member: &str) -> Option<OAuthError> {
-        unknown_client_member(member)
-    }
-
-    fn misfit(member: &str) -> OAuthError {
-        misfit_client_member(member)
-    }
+    const MEMBERS: Members = CLIENT_MEMBERS;
 }
 
 /// A JSON value as text to compare with a name: a string as it is, anything else as
@@ -251,19 +257,12 @@ fn text_patch(field: PatchField<Value>) -> PatchField<String> {
 
 impl From<ClientPatchDoc> for ClientPatch {
     fn from(body: ClientPatchDoc) -> Self {
-        ClientPatch {
-            client_type: text_patch(body.client_type),
-            client_name: body.client_name,
-            description: body.description,
-            redirect_uris: body.redirect_uris,
-            grant_types: body.grant_types,
-            response_types: body.response_types,
-            scope: body.scope,
-            token_endpoint_auth_method: body.token_endpoint_auth_method,
-            require_user_consent: body.require_user_consent,
-            access_token_ttl_seconds: body.access_token_ttl_seconds,
-            status: body.status,
-        }
+        with_client_fields!(
+            body,
+            ClientPatch {
+                client_type: text_patch(body.client_type),
+            }
+        )
     }
 }
 
@@ -276,25 +275,20 @@ pub struct RotateSecretDoc {
 
 impl RequestBody for RotateSecretDoc {
     const NULL_IS_ABSENT: bool = true;
-
-    /// Other members were always ignored here; kept so, as clients may send them.
-    fn unknown(_member: &str) -> Option<OAuthError> {
-        None
-    }
-
-    fn misfit(member: &str) -> OAuthError {
-        OAuthError::invalid_request(format!("{member} must be an integer"))
-    }
+    const MEMBERS: Members = Members {
+        // Other members were always ignored here; kept so, as clients may send them.
+        unknown: |_| None,
+        misfit: |member| OAuthError::invalid_request(format!("{member} must be an integer")),
+    };
 }
 
-fn unknown_scope_member(member: &str) -> Option<OAuthError> {
-    (!["name", "description"].contains(&member))
-        .then(|| OAuthError::invalid_request(format!("unknown field `{}`", shown(member))))
-}
-
-fn misfit_scope_member(member: &str) -> OAuthError {
-    OAuthError::invalid_request(format!("{member} must be a string"))
-}
+const SCOPE_MEMBERS: Members = Members {
+    unknown: |member| {
+        (!["name", "description"].contains(&member))
+            .then(|| OAuthError::invalid_request(format!("unknown field `{}`", shown(member))))
+    },
+    misfit: |member| OAuthError::invalid_request(format!("{member} must be a string")),
+};
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewScopeDoc {
@@ -306,14 +300,7 @@ pub struct NewScopeDoc {
 
 impl RequestBody for NewScopeDoc {
     const NULL_IS_ABSENT: bool = false;
-
-    fn unknown(member: &str) -> Option<OAuthError> {
-        unknown_scope_member(member)
-    }
-
-    fn misfit(member: &str) -> OAuthError {
-        misfit_scope_member(member)
-    }
+    const MEMBERS: Members = SCOPE_MEMBERS;
 }
 
 impl From<NewScopeDoc> for NewScope {
@@ -341,14 +328,7 @@ pub struct ScopePatchDoc {
 
 impl RequestBody for ScopePatchDoc {
     const NULL_IS_ABSENT: bool = false;
-
-    fn unknown(member: &str) -> Option<OAuthError> {
-        unknown_scope_member(member)
-    }
-
-    fn misfit(member: &str) -> OAuthError {
-        misfit_scope_member(member)
-    }
+    const MEMBERS: Members = SCOPE_MEMBERS;
 }
 
 impl From<ScopePatchDoc> for ScopePatch {
