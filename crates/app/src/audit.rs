@@ -47,10 +47,6 @@ pub(crate) fn entry(
     }
 }
 
-fn is_event_id(raw: &str) -> bool {
-    uuid::Uuid::try_parse(raw).is_ok_and(|id| id.hyphenated().to_string() == raw)
-}
-
 pub struct AuditPage {
     pub items: Vec<thetasecure_store::AuditEvent>,
     pub next_cursor: Option<String>,
@@ -63,18 +59,10 @@ impl crate::App {
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<AuditPage, crate::AdminError> {
-        let limit = limit.unwrap_or(crate::clients::DEFAULT_PAGE_SIZE);
-        if !(1..=crate::clients::MAX_PAGE_SIZE).contains(&limit) {
-            return Err(crate::AdminError::Invalid(
-                thetasecure_core::OAuthError::invalid_request(format!(
-                    "limit must be from 1 to {}",
-                    crate::clients::MAX_PAGE_SIZE
-                )),
-            ));
-        }
+        let limit = crate::paging::page_size(limit)?;
         // Cursors are event ids, which this server writes as canonical UUIDs; anything
         // else is refused here rather than compared in the store.
-        if cursor.is_some_and(|raw| !is_event_id(raw)) {
+        if cursor.is_some_and(|raw| !crate::paging::is_canonical_uuid(raw)) {
             return Err(crate::AdminError::Invalid(
                 thetasecure_core::OAuthError::invalid_request(
                     "cursor is not one this server issued",
@@ -94,27 +82,5 @@ impl crate::App {
             None
         };
         Ok(AuditPage { items, next_cursor })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_canonical_event_ids_are_cursors() {
-        let id = uuid::Uuid::now_v7();
-        assert!(is_event_id(&id.hyphenated().to_string()));
-        for not_issued in [
-            id.simple().to_string(),
-            id.hyphenated().to_string().to_uppercase(),
-            id.braced().to_string(),
-            id.urn().to_string(),
-            "not-an-event".to_owned(),
-            format!("{id}\u{0}"),
-            String::new(),
-        ] {
-            assert!(!is_event_id(&not_issued), "{not_issued}");
-        }
     }
 }

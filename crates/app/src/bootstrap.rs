@@ -10,8 +10,9 @@ use thetasecure_core::secret::PlainSecret;
 use thetasecure_store::{BootstrapPlan, ScopeRecord, UserRecord};
 
 use crate::audit::{self, Actor};
-use crate::error::InternalFailure;
-use crate::{AdminError, App, passwords};
+use thetasecure_core::user::{MIN_PASSWORD_CHARS, NewUser, User, UserFields, validate_new_user};
+
+use crate::{AdminError, App};
 
 /// Operator-supplied bootstrap values (`THETASECURE_BOOTSTRAP_*`).
 #[derive(Default)]
@@ -44,7 +45,6 @@ pub struct Provisioned {
 
 /// Operator-chosen client secrets must be as hard to guess as generated ones are meant to be.
 pub const MIN_SUPPLIED_SECRET_CHARS: usize = 32;
-pub const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
 
 impl App {
     /// Provisions an empty store; `Ok(None)` when it already was (by us or another instance).
@@ -95,7 +95,7 @@ impl App {
         let password = secret_for(
             "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
             input.admin_password,
-            MIN_ADMIN_PASSWORD_CHARS,
+            MIN_PASSWORD_CHARS,
         )?;
         let admin_username = input.admin_username.unwrap_or_else(|| "admin".to_owned());
 
@@ -132,21 +132,34 @@ impl App {
                 updated_at: now,
             })
             .collect();
-        let password_hash = {
-            let password = password.expose().to_owned();
-            tokio::task::spawn_blocking(move || passwords::hash(&password))
-                .await
-                .map_err(|e| AdminError::Internal(Box::new(e)))?
-                .map_err(|e| AdminError::Internal(Box::new(InternalFailure(e))))?
+        let admin = NewUser {
+            fields: UserFields {
+                username: Some(admin_username.clone()),
+                display_name: Some("Administrator".to_owned()),
+                is_admin: Some(true),
+                ..UserFields::default()
+            },
+            password: Some(password.expose().to_owned()),
         };
+        let (profile, password) = validate_new_user(admin).map_err(|refused| {
+            let setting = if refused.description.starts_with("password") {
+                "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD"
+            } else {
+                "THETASECURE_BOOTSTRAP_ADMIN_USERNAME"
+            };
+            BootstrapError::Setting {
+                setting,
+                problem: refused.description,
+            }
+        })?;
         let admin_user = UserRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            username: admin_username.clone(),
-            email: None,
-            display_name: Some("Administrator".to_owned()),
-            password_hash,
-            is_admin: true,
-            created_at: now,
+            user: User {
+                id: uuid::Uuid::now_v7().to_string(),
+                profile,
+                created_at: now,
+                updated_at: now,
+            },
+            password_hash: self.password_hashing().hash(password).await?,
         };
         let system = Actor::system();
         let mut audit_entries: Vec<_> = clients
@@ -167,7 +180,7 @@ impl App {
             now,
             "user.created",
             "user",
-            &admin_username,
+            &admin_user.user.id,
             serde_json::json!({"bootstrap": true}),
         ));
         let plan = BootstrapPlan {

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use data_encoding::BASE64URL_NOPAD;
 use serde_json::json;
 use thetasecure_core::client::{
     CLIENT_SEARCH, Client, ClientPatch, NewClient, PatchField, apply_client_patch,
@@ -16,12 +15,11 @@ use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
 use thetasecure_store::{ClientCursor, ClientFilter, SecretRecord};
 
 use crate::audit::{self, Actor};
+use crate::paging;
 use crate::{AdminError, App};
 
 pub const MAX_ACTIVE_SECRETS: usize = 5;
 pub const MAX_GRACE_PERIOD_SECONDS: i64 = 7 * 24 * 3600;
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 200;
 
 /// The words of the product page's tip, used wherever a default client is protected.
 pub const DEFAULT_CLIENT_WARNING: &str = "Avoid modifying or deleting the default clients. These are required for core platform functionality including mobile authentication, desktop agent connectivity, and directory synchronization.";
@@ -122,17 +120,13 @@ impl App {
                 ))
             })?),
         };
-        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(invalid(format!("limit must be from 1 to {MAX_PAGE_SIZE}")));
-        }
-        let after = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(raw) => Some(
-                decode_cursor(raw)
-                    .ok_or_else(|| invalid("cursor is not one this server issued".into()))?,
-            ),
-        };
+        let limit = paging::page_size(query.limit)?;
+        let after = paging::decode_cursor(query.cursor.as_deref(), ClientId::parse)?.map(
+            |(created_at, client_id)| ClientCursor {
+                created_at,
+                client_id,
+            },
+        );
         let search = match query.search.as_deref() {
             None => None,
             Some(raw) => Some(CLIENT_SEARCH.normalise("search", raw)?).filter(|s| !s.is_empty()),
@@ -152,7 +146,9 @@ impl App {
             .map_err(|e| AdminError::from_store(e, "client"))?;
         Ok(ClientListing {
             items: page.items,
-            next_cursor: page.next.as_ref().map(encode_cursor),
+            next_cursor: page
+                .next
+                .map(|next| paging::encode_cursor(next.created_at, next.client_id.as_str())),
         })
     }
 
@@ -381,34 +377,5 @@ impl App {
         self.scope_names()
             .await
             .map_err(|e| AdminError::from_store(e, "scope"))
-    }
-}
-
-fn encode_cursor(cursor: &ClientCursor) -> String {
-    BASE64URL_NOPAD.encode(format!("{}:{}", cursor.created_at.0, cursor.client_id).as_bytes())
-}
-
-fn decode_cursor(raw: &str) -> Option<ClientCursor> {
-    let text = String::from_utf8(BASE64URL_NOPAD.decode(raw.as_bytes()).ok()?).ok()?;
-    let (created_at, client_id) = text.split_once(':')?;
-    Some(ClientCursor {
-        created_at: Timestamp(created_at.parse().ok()?),
-        client_id: ClientId::parse(client_id)?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
-        let cursor = ClientCursor {
-            created_at: Timestamp(42),
-            client_id: ClientId::generate(),
-        };
-        assert_eq!(decode_cursor(&encode_cursor(&cursor)), Some(cursor));
-        assert_eq!(decode_cursor("!!"), None);
-        assert_eq!(decode_cursor(&BASE64URL_NOPAD.encode(b"x:y")), None);
     }
 }

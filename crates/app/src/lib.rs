@@ -11,12 +11,14 @@ pub mod error;
 pub mod introspect;
 pub mod keys;
 mod last_used;
+pub mod paging;
 pub mod passwords;
 pub mod revoke;
 pub mod scopes;
 pub mod server_key;
 pub mod throttle;
 pub mod token;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -64,6 +66,7 @@ struct Inner {
     settings: Settings,
     server_key: ServerKey,
     hasher: SecretHasher,
+    password_hashing: passwords::PasswordHashing,
     last_used: LastUsed,
     client_cache: ClientCache,
     token_cache: TokenCache,
@@ -107,6 +110,7 @@ impl App {
         .await?;
         Ok(App(Arc::new(Inner {
             hasher: server_key.secret_hasher(),
+            password_hashing: Default::default(),
             store,
             keys,
             clock,
@@ -162,6 +166,10 @@ impl App {
 
     pub(crate) fn hasher(&self) -> &SecretHasher {
         &self.0.hasher
+    }
+
+    pub(crate) fn password_hashing(&self) -> &passwords::PasswordHashing {
+        &self.0.password_hashing
     }
 
     /// A client and its secrets, from the cache when fresh, else from the store.

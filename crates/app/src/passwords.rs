@@ -1,18 +1,71 @@
-//! End-user password hashing: Argon2id with the crate's recommended parameters. Only for
-//! people's passwords; machine secrets use the keyed hash in `thetasecure_core::secret`.
+//! End-user password hashing: Argon2id with the crate's recommended parameters (19 MiB,
+//! two passes). Only for people's passwords; machine secrets use the keyed hash in
+//! `thetasecure_core::secret`.
+//!
+//! A hash takes tens of milliseconds of CPU and 19 MiB, so hashes run on the blocking
+//! pool, never on the async workers, and at most one per core at a time: a flood of
+//! sign-ins or user creations waits its turn instead of starving token requests or
+//! taking memory without bound.
+
+use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use thetasecure_core::random;
+use tokio::sync::Semaphore;
 
-pub fn hash(password: &str) -> Result<String, String> {
+use crate::AdminError;
+use crate::error::InternalFailure;
+
+pub struct PasswordHashing {
+    turns: Arc<Semaphore>,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            turns: Arc::new(Semaphore::new(cores)),
+        }
+    }
+}
+
+impl PasswordHashing {
+    /// The PHC string of `password`.
+    pub async fn hash(&self, password: String) -> Result<String, AdminError> {
+        self.run(move || hash(&password))
+            .await?
+            .map_err(|e| AdminError::Internal(Box::new(InternalFailure(e))))
+    }
+
+    /// Whether `password` matches `phc`. A hash that does not parse matches nothing.
+    pub async fn verify(&self, password: String, phc: String) -> Result<bool, AdminError> {
+        self.run(move || verify(&password, &phc)).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AdminError> {
+        let _turn = self
+            .turns
+            .acquire()
+            .await
+            .map_err(|e| AdminError::Internal(Box::new(e)))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AdminError::Internal(Box::new(e)))
+    }
+}
+
+fn hash(password: &str) -> Result<String, String> {
     Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &random::bytes::<16>())
         .map(|hash| hash.to_string())
         .map_err(|e| e.to_string())
 }
 
-pub fn verify(password: &str, phc: &str) -> bool {
+fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -22,11 +75,56 @@ pub fn verify(password: &str, phc: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn hash_is_argon2id_and_verifies() {
-        let phc = super::hash("correct horse battery").unwrap();
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn hash_is_argon2id_and_verifies() {
+        let hashing = PasswordHashing::default();
+        let phc = hashing.hash("correct horse battery".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse battery", &phc));
-        assert!(!super::verify("wrong", &phc));
+        assert!(
+            hashing
+                .verify("correct horse battery".into(), phc.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!hashing.verify("wrong".into(), phc).await.unwrap());
+        assert!(
+            !hashing
+                .verify("x".into(), "not a hash".into())
+                .await
+                .unwrap()
+        );
+    }
+
+    /// However many hashes are asked for at once, no more run than there are turns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_more_hashes_run_at_once_than_there_are_cores() {
+        let hashing = Arc::new(PasswordHashing {
+            turns: Arc::new(Semaphore::new(2)),
+        });
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (hashing, running, most) = (hashing.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    hashing
+                        .run(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 }

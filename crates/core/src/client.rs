@@ -160,7 +160,7 @@ impl<T> PatchField<T> {
         !matches!(self, Self::Keep)
     }
 
-    fn merge_into(self, current: &mut Option<T>) {
+    pub(crate) fn merge_into(self, current: &mut Option<T>) {
         match self {
             Self::Keep => {}
             Self::Reset => *current = None,

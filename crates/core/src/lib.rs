@@ -13,6 +13,7 @@ pub mod scope;
 pub mod secret;
 pub mod text;
 pub mod token;
+pub mod user;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::{ErrorChain, ErrorCode, OAuthError};

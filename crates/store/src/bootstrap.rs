@@ -2,7 +2,7 @@
 //! entries, all in one transaction, once.
 
 use crate::engine::for_each_engine;
-use crate::{AuditEntry, BootstrapPlan, Store, StoreError, UserRecord};
+use crate::{AuditEntry, BootstrapPlan, Store, StoreError};
 
 pub struct Bootstrap<'a> {
     pub(crate) store: &'a Store,
@@ -22,25 +22,6 @@ impl Bootstrap<'_> {
 }
 
 for_each_engine! {
-    async fn insert_user(conn: &mut Conn, user: &UserRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO users (id, username, username_lower, email, display_name, password_hash, is_admin, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&user.id)
-        .bind(&user.username)
-        .bind(user.username.to_lowercase())
-        .bind(&user.email)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(user.is_admin)
-        .bind(user.created_at.0)
-        .execute(conn)
-        .await
-        .map_err(error)?;
-        Ok(())
-    }
-
     pub(crate) async fn provision(
         db: &Db,
         plan: &BootstrapPlan,
@@ -50,7 +31,7 @@ for_each_engine! {
         let marked = sqlx::query(
             "INSERT INTO bootstrap_state (id, provisioned_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
         )
-        .bind(plan.admin_user.created_at.0)
+        .bind(plan.admin_user.user.created_at.0)
         .execute(&mut *tx)
         .await
         .map_err(error)?;
@@ -67,7 +48,7 @@ for_each_engine! {
                 secrets::insert(&mut tx, secret).await?;
             }
         }
-        insert_user(&mut tx, &plan.admin_user).await?;
+        users::insert(&mut tx, &plan.admin_user).await?;
         for entry in entries {
             audit::insert(&mut tx, entry).await?;
         }

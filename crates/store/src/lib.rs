@@ -39,6 +39,7 @@ mod signing_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
+mod users;
 
 pub use audit::AuditLog;
 pub use bootstrap::Bootstrap;
@@ -49,6 +50,7 @@ pub use scopes::Scopes;
 pub use secrets::Secrets;
 pub use signing_keys::SigningKeys;
 pub use tokens::Tokens;
+pub use users::Users;
 
 /// The pools ThetaSecure opens, for tools that must open a database exactly as the
 /// server does (the benchmark's durable-insert yardstick and its seeding).
@@ -165,6 +167,9 @@ impl Store {
     }
     pub fn scopes(&self) -> Scopes<'_> {
         Scopes { store: self }
+    }
+    pub fn users(&self) -> Users<'_> {
+        Users { store: self }
     }
     pub fn signing_keys(&self) -> SigningKeys<'_> {
         SigningKeys { store: self }

@@ -5,6 +5,7 @@ use thetasecure_core::client::Client;
 use thetasecure_core::grant::{ClientStatus, GrantType};
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::secret::SecretHash;
+use thetasecure_core::user::{User, UserStatus};
 
 /// One stored client secret; the value itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +76,33 @@ pub struct RevokedAccessToken {
     pub expires_at: Timestamp,
 }
 
+/// A user as stored: the user and its password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
-    pub id: String,
-    pub username: String,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
+    pub user: User,
     /// PHC string (Argon2id).
     pub password_hash: String,
-    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCursor {
     pub created_at: Timestamp,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Matched case-insensitively against username, e-mail and display name.
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    pub limit: u32,
+    pub after: Option<UserCursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    pub next: Option<UserCursor>,
 }
 
 /// Who did what to which object; never holds a secret.

@@ -13,7 +13,7 @@ use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
     audit::postgres as audit, clients::postgres as clients, scopes::postgres as scopes,
-    secrets::postgres as secrets,
+    secrets::postgres as secrets, users::postgres as users,
 };
 
 /// Its `run` takes a session-level advisory lock, so instances starting together on one

@@ -20,7 +20,7 @@ use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
     audit::sqlite as audit, clients::sqlite as clients, scopes::sqlite as scopes,
-    secrets::sqlite as secrets,
+    secrets::sqlite as secrets, users::sqlite as users,
 };
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -1,6 +1,6 @@
 use thetasecure_core::client::default_clients;
 use thetasecure_core::scope::BUILTIN_SCOPES;
-use thetasecure_store::{AuditEntry, BootstrapPlan, Store, UserRecord};
+use thetasecure_store::{AuditEntry, BootstrapPlan, Store};
 
 use crate::support::*;
 
@@ -22,15 +22,7 @@ fn plan() -> BootstrapPlan {
                 (c, secret)
             })
             .collect(),
-        admin_user: UserRecord {
-            id: "u-admin".into(),
-            username: "Admin".into(),
-            email: Some("admin@example.com".into()),
-            display_name: Some("Ädmin".into()),
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-            is_admin: true,
-            created_at: NOW,
-        },
+        admin_user: user("u-admin", "Admin", true, NOW),
     }
 }
 
@@ -62,6 +54,10 @@ async fn assert_provisioned(store: &Store) {
         BUILTIN_SCOPES.len()
     );
     assert_eq!(audit_actions(store).await.len(), 2);
+    assert_eq!(
+        store.users().get("u-admin").await.unwrap(),
+        Some(plan.admin_user.user)
+    );
 }
 
 async fn bootstrap_provisions_once(env: Env) {

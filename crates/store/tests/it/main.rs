@@ -17,3 +17,4 @@ mod lifecycle;
 mod scopes;
 mod secrets;
 mod tokens;
+mod users;

@@ -7,9 +7,11 @@ use thetasecure_core::ids::ClientId;
 use thetasecure_core::redirect_uri::RedirectUri;
 use thetasecure_core::scope::ScopeSet;
 use thetasecure_core::secret::SecretHash;
+use thetasecure_core::user::{User, UserProfile, UserStatus};
 use thetasecure_store::testing::TestDatabase;
 use thetasecure_store::{
     AuditEntry, ClientFilter, Engine, ScopeRecord, SecretRecord, SigningKeyRecord, Store,
+    UserRecord,
 };
 
 /// What a case gets: a migrated store on a fresh database, and that database's URL (to
@@ -230,4 +232,23 @@ pub async fn ids(store: &Store, filter: ClientFilter) -> Vec<String> {
         .into_iter()
         .map(|c| c.client_id.to_string())
         .collect()
+}
+
+/// A user with an e-mail and display name derived from its username.
+pub fn user(id: &str, username: &str, is_admin: bool, created_at: Timestamp) -> UserRecord {
+    UserRecord {
+        user: User {
+            id: id.into(),
+            profile: UserProfile {
+                username: username.into(),
+                email: Some(format!("{}@example.com", username.to_lowercase())),
+                display_name: Some(format!("Ä {username}")),
+                status: UserStatus::Active,
+                is_admin,
+            },
+            created_at,
+            updated_at: created_at,
+        },
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${id}"),
+    }
 }
