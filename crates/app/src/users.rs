@@ -75,6 +75,21 @@ impl App {
             .ok_or(AdminError::NotFound("user"))
     }
 
+    /// A user named by id or by username (compared without case), as the CLI takes them.
+    pub async fn find_user(&self, id_or_username: &str) -> Result<User, AdminError> {
+        if paging::is_canonical_uuid(id_or_username) {
+            return self.get_user(id_or_username).await;
+        }
+        IDENTIFIER.check("user", id_or_username)?;
+        self.store()
+            .users()
+            .for_sign_in(id_or_username)
+            .await
+            .map_err(store_error)?
+            .map(|record| record.user)
+            .ok_or(AdminError::NotFound("user"))
+    }
+
     pub async fn list_users(&self, query: &UserQuery) -> Result<UserListing, AdminError> {
         let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
             None => None,

@@ -34,6 +34,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Manage the users who sign in (the console's administrators among them).
+    Users {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Manage signing keys.
     Keys {
         #[command(flatten)]
@@ -243,6 +250,82 @@ pub struct ClientOptions {
     /// This client's access-token lifetime in seconds, 60–86400, instead of the server's.
     #[arg(long)]
     pub access_token_ttl_seconds: Option<u32>,
+}
+
+/// Commands that set a password read it from standard input (its first line), so it
+/// stays out of the shell history and the process list.
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// List users, newest first.
+    List {
+        /// Only users whose username, e-mail or display name contains this text (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        /// Only users with this status: `active` or `disabled`.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many users, 1–200 [default: 50].
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Go on where the previous page ended (it prints `more: --cursor …`).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Print JSON (the admin API's shape) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a user; the password is read from standard input.
+    Create {
+        /// 1–64 letters, digits and `. _ - @ +`; unique without regard to case.
+        #[arg(long)]
+        username: String,
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// The name shown for the user.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Let the user sign in to the admin console.
+        #[arg(long)]
+        admin: bool,
+        /// Print JSON (the admin API's shape) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Get {
+        /// The user's id or username.
+        user: String,
+        /// Print JSON (the admin API's shape) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a user's password with the one read from standard input.
+    SetPassword {
+        /// The user's id or username.
+        user: String,
+    },
+    /// Stop a user from signing in.
+    Disable {
+        /// The user's id or username.
+        user: String,
+        /// Print JSON (the admin API's shape) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        /// The user's id or username.
+        user: String,
+        /// Print JSON (the admin API's shape) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user.
+    Delete {
+        /// The user's id or username.
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]

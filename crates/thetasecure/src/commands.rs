@@ -43,6 +43,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             app.close().await;
             result
         }
+        Command::Users { store, command } => {
+            let mut config = config::load(store)?;
+            telemetry::init(config.log_format, "warn");
+            let app = open_app(&mut config).await?;
+            let result = crate::users::users(&app, command).await;
+            app.close().await;
+            result
+        }
         Command::Keys {
             store,
             command: KeysCommand::Rotate,
@@ -289,14 +297,14 @@ fn print_client(client: &Client) {
     );
 }
 
-fn print_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+pub(crate) fn print_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     print_rows(Some(header), rows);
 }
 
 /// Columns aligned by display width (comfy-table; our `Display` impls ignore `{:<n}`
 /// padding, which is how ids once went unaligned), no borders, two spaces between
 /// columns and no trailing blanks, so the output reads well and splits on whitespace.
-fn print_rows(header: Option<&[&str]>, rows: impl IntoIterator<Item = Vec<String>>) {
+pub(crate) fn print_rows(header: Option<&[&str]>, rows: impl IntoIterator<Item = Vec<String>>) {
     let mut table = Table::new();
     table
         .load_style(comfy_table::presets::NOTHING)
@@ -313,7 +321,7 @@ fn print_rows(header: Option<&[&str]>, rows: impl IntoIterator<Item = Vec<String
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -6,6 +6,7 @@ mod config;
 mod report;
 mod serve;
 mod telemetry;
+mod users;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

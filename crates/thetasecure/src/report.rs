@@ -332,7 +332,9 @@ mod tests {
             "error: 'thetasecure clients' needs a subcommand: list, create, get, update, \
              delete, rotate-secret, disable, enable (see 'thetasecure clients --help')"
         );
-        assert!(refused("thetasecure").contains("serve, migrate, clients, keys, healthcheck"));
+        assert!(
+            refused("thetasecure").contains("serve, migrate, clients, users, keys, healthcheck")
+        );
     }
 
     #[test]

@@ -19,3 +19,4 @@ mod secrets;
 mod snapshots;
 mod stored_text;
 mod token;
+mod users_api;

@@ -6,6 +6,7 @@ mod auth;
 mod clients;
 pub mod requests;
 mod scopes;
+mod users;
 pub mod views;
 
 use axum::Json;
@@ -21,7 +22,7 @@ pub use auth::AdminPrincipal;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ThetaSecure admin API", description = "Manage OAuth clients, their secrets, scopes and the audit log."),
+    info(title = "ThetaSecure admin API", description = "Manage OAuth clients, their secrets, scopes, users and the audit log."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -138,6 +139,8 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(clients::revoke_tokens))
         .routes(routes!(scopes::list, scopes::create))
         .routes(routes!(scopes::get, scopes::update, scopes::delete))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(audit::list))
 }
 
@@ -229,7 +232,7 @@ mod tests {
                 panic!("operationId {id} names both {other} and {operation}");
             }
         }
-        assert_eq!(seen.len(), 15, "{seen:?}");
+        assert_eq!(seen.len(), 20, "{seen:?}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use thetasecure_core::client::{
     ClientFields, ClientPatch, MUTABLE_FIELDS, NewClient, PatchField, access_token_ttl_refused,
 };
 use thetasecure_core::text::shown;
+use thetasecure_core::user::{NewUser, UserFields, UserPatch};
 use thetasecure_core::{ErrorCode, OAuthError};
 use utoipa::ToSchema;
 
@@ -340,6 +341,124 @@ impl From<ScopePatchDoc> for ScopePatch {
     }
 }
 
+/// The members a user body may have; the password is write-only.
+const USER_FIELDS: &[&str] = &[
+    "username",
+    "password",
+    "email",
+    "display_name",
+    "status",
+    "is_admin",
+];
+
+/// Members a user shows but no request may set.
+const READ_ONLY_USER_FIELDS: &[&str] = &["id", "created_at", "updated_at"];
+
+const USER_MEMBERS: Members = Members {
+    unknown: |member| {
+        if USER_FIELDS.contains(&member) {
+            None
+        } else if READ_ONLY_USER_FIELDS.contains(&member) {
+            Some(OAuthError::invalid_request(format!(
+                "{member} is read-only"
+            )))
+        } else {
+            Some(OAuthError::invalid_request(format!(
+                "unknown field `{}`",
+                shown(member)
+            )))
+        }
+    },
+    misfit: |member| match member {
+        "is_admin" => OAuthError::invalid_request(format!("{member} must be a boolean")),
+        _ => OAuthError::invalid_request(format!("{member} must be a string")),
+    },
+};
+
+/// A user to create. `username` and `password` are required; `null` is the same as
+/// leaving a field out.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserDoc {
+    /// 1–64 letters, digits and `. _ - @ +`; unique without regard to case.
+    #[schema(value_type = String, required = true, example = "alice")]
+    pub username: Option<String>,
+    /// 12–256 characters. Write-only: never shown.
+    #[schema(value_type = String, required = true, write_only)]
+    pub password: Option<String>,
+    #[schema(example = "alice@example.com")]
+    pub email: Option<String>,
+    #[schema(example = "Alice Example")]
+    pub display_name: Option<String>,
+    /// `active` (the default) or `disabled`.
+    pub status: Option<String>,
+    /// May sign in to the console. Defaults to `false`.
+    pub is_admin: Option<bool>,
+}
+
+impl RequestBody for NewUserDoc {
+    const NULL_IS_ABSENT: bool = true;
+    const MEMBERS: Members = USER_MEMBERS;
+}
+
+impl From<NewUserDoc> for NewUser {
+    fn from(body: NewUserDoc) -> Self {
+        NewUser {
+            fields: UserFields {
+                username: body.username,
+                email: body.email,
+                display_name: body.display_name,
+                status: body.status,
+                is_admin: body.is_admin,
+            },
+            password: body.password,
+        }
+    }
+}
+
+/// A JSON merge patch (RFC 7396) of a user: members given replace the user's, `null`
+/// clears `email` or `display_name`. A `password` replaces the user's password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchDoc {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub username: PatchField<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, write_only)]
+    pub password: PatchField<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: PatchField<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub display_name: PatchField<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub status: PatchField<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_admin: PatchField<bool>,
+}
+
+impl RequestBody for UserPatchDoc {
+    const NULL_IS_ABSENT: bool = false;
+    const MEMBERS: Members = USER_MEMBERS;
+}
+
+impl From<UserPatchDoc> for UserPatch {
+    fn from(body: UserPatchDoc) -> Self {
+        UserPatch {
+            username: body.username,
+            email: body.email,
+            display_name: body.display_name,
+            status: body.status,
+            is_admin: body.is_admin,
+            password: body.password,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -476,5 +595,33 @@ mod tests {
         let rotate =
             read::<RotateSecretDoc>(json!({"grace_period_seconds": 60, "note": 1})).unwrap();
         assert_eq!(rotate.grace_period_seconds, Some(60));
+    }
+
+    #[test]
+    fn user_bodies() {
+        let new: NewUser =
+            read::<NewUserDoc>(json!({"username": "a", "password": "p", "email": null}))
+                .unwrap()
+                .into();
+        assert_eq!(new.password.as_deref(), Some("p"));
+        assert_eq!(new.fields.email, None);
+        for (body, says) in [
+            (json!({"is_admin": 1}), "is_admin must be a boolean"),
+            (json!({"password": 5}), "password must be a string"),
+            (json!({"created_at": "x"}), "created_at is read-only"),
+            (json!({"role": "root"}), "unknown field `role`"),
+        ] {
+            assert_eq!(refused::<NewUserDoc>(body).description, says);
+        }
+        let patch: UserPatch = read::<UserPatchDoc>(json!({"email": null, "password": "p"}))
+            .unwrap()
+            .into();
+        assert_eq!(patch.email, PatchField::Reset);
+        assert_eq!(patch.password, PatchField::Set("p".to_owned()));
+        assert_eq!(patch.username, PatchField::Keep);
+        assert_eq!(
+            refused::<UserPatchDoc>(json!({"id": null})).description,
+            "id is read-only"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use thetasecure_app::records::{AuditEvent, ScopeRecord, SecretRecord};
 use thetasecure_core::client::{Client, ClientMetadata};
+use thetasecure_core::user::User;
 use utoipa::ToSchema;
 
 /// A client as the API shows it: RFC 7591 metadata plus ThetaSecure's fields. Never the secret.
@@ -187,5 +188,42 @@ impl From<AuditEvent> for AuditEventView {
 #[derive(Serialize, ToSchema)]
 pub struct AuditListView {
     pub items: Vec<AuditEventView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A user as the API shows it. Never the password or its hash.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    #[schema(example = "alice")]
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    #[schema(example = "active")]
+    pub status: &'static str,
+    pub is_admin: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        let profile = user.profile;
+        Self {
+            id: user.id,
+            username: profile.username,
+            email: profile.email,
+            display_name: profile.display_name,
+            status: profile.status.as_str(),
+            is_admin: profile.is_admin,
+            created_at: user.created_at.to_rfc3339(),
+            updated_at: user.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserListView {
+    pub items: Vec<UserView>,
     pub next_cursor: Option<String>,
 }
