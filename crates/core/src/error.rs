@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// The OAuth error codes ThetaSecure sends, from RFC 6749 §4.1.2.1 and §5.2, RFC 7591
-/// §3.2.2, RFC 6750 §3 and RFC 7009 §2.2.1. The admin API's own outcomes (not found,
+/// §3.2.2, RFC 6750 §3, RFC 7009 §2.2.1 and OIDC Core §3.1.2.6. The admin API's own outcomes (not found,
 /// conflict) are HTTP's, not OAuth's, and are not here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -18,6 +18,11 @@ pub enum ErrorCode {
     InsufficientScope,
     InvalidClientMetadata,
     InvalidRedirectUri,
+    UnsupportedResponseType,
+    AccessDenied,
+    LoginRequired,
+    ConsentRequired,
+    RequestNotSupported,
     TemporarilyUnavailable,
     ServerError,
 }
@@ -36,6 +41,11 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }

@@ -1,12 +1,14 @@
 //! ThetaSecure's domain and protocol rules. Pure functions and types: no I/O, no async,
 //! so every rule here is unit-tested without a server or a database.
 
+pub mod authorize;
 pub mod client;
 pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod ids;
+pub mod pkce;
 pub mod random;
 pub mod redirect_uri;
 pub mod scope;
