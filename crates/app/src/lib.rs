@@ -16,6 +16,7 @@ pub mod passwords;
 pub mod revoke;
 pub mod scopes;
 pub mod server_key;
+pub mod sign_in;
 pub mod throttle;
 pub mod token;
 pub mod users;
