@@ -52,6 +52,44 @@ impl App {
         &self,
         input: BootstrapInput,
     ) -> Result<Option<Provisioned>, BootstrapError> {
+        self.provision(input, None).await
+    }
+
+    /// [`bootstrap`](Self::bootstrap) with the admin user's password already hashed: a
+    /// PHC string from [`passwords::hash`], for a password the caller keeps (so
+    /// `input.admin_password` must be `None`, and no password is generated).
+    ///
+    /// Why it exists: a test harness provisions a fresh store for every case, and the
+    /// Argon2id hash is deliberately the slowest step of a bootstrap. With this, it hashes
+    /// its one test password once, with the production parameters, and every store it
+    /// provisions holds a real hash of it. Nothing in the production configuration
+    /// reaches this; no weaker hash can be made through it (it accepts Argon2id only).
+    pub async fn bootstrap_with_password_hash(
+        &self,
+        input: BootstrapInput,
+        admin_password_hash: String,
+    ) -> Result<Option<Provisioned>, BootstrapError> {
+        let setting = "admin password hash";
+        if input.admin_password.is_some() {
+            return Err(BootstrapError::Setting {
+                setting,
+                problem: "give the password or its hash, not both".to_owned(),
+            });
+        }
+        if !passwords::is_production_hash(&admin_password_hash) {
+            return Err(BootstrapError::Setting {
+                setting,
+                problem: "must be an Argon2id PHC string made by `passwords::hash`".to_owned(),
+            });
+        }
+        self.provision(input, Some(admin_password_hash)).await
+    }
+
+    async fn provision(
+        &self,
+        input: BootstrapInput,
+        admin_password_hash: Option<String>,
+    ) -> Result<Option<Provisioned>, BootstrapError> {
         // Fast path for every start after the first: skip generating secrets and the
         // deliberately slow password hash. The store's marker row still decides races.
         if self
@@ -92,11 +130,22 @@ impl App {
             input.sync_client_secret,
             MIN_SUPPLIED_SECRET_CHARS,
         )?;
-        let password = secret_for(
-            "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
-            input.admin_password,
-            MIN_ADMIN_PASSWORD_CHARS,
-        )?;
+        let password_hash = match admin_password_hash {
+            Some(hash) => hash,
+            None => {
+                let password = secret_for(
+                    "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
+                    input.admin_password,
+                    MIN_ADMIN_PASSWORD_CHARS,
+                )?
+                .expose()
+                .to_owned();
+                tokio::task::spawn_blocking(move || passwords::hash(&password))
+                    .await
+                    .map_err(|e| AdminError::Internal(Box::new(e)))?
+                    .map_err(|e| AdminError::Internal(Box::new(InternalFailure(e))))?
+            }
+        };
         let admin_username = input.admin_username.unwrap_or_else(|| "admin".to_owned());
 
         let now = self.clock().now();
@@ -132,13 +181,6 @@ impl App {
                 updated_at: now,
             })
             .collect();
-        let password_hash = {
-            let password = password.expose().to_owned();
-            tokio::task::spawn_blocking(move || passwords::hash(&password))
-                .await
-                .map_err(|e| AdminError::Internal(Box::new(e)))?
-                .map_err(|e| AdminError::Internal(Box::new(InternalFailure(e))))?
-        };
         let admin_user = UserRecord {
             id: uuid::Uuid::now_v7().to_string(),
             username: admin_username.clone(),
