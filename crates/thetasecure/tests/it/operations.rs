@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use crate::support::*;
 
 both_engines! {
-    async fn health_readiness_and_metrics(server: TestServer) {
+    async fn health_readiness_and_metrics(server: TestApp) {
         let health = server.http.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(health.status(), StatusCode::OK);
         let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
@@ -19,7 +19,7 @@ both_engines! {
         assert!(metrics.contains("thetasecure_http_request_duration_seconds_bucket"));
     }
 
-    async fn request_ids_and_oversized_bodies(server: TestServer) {
+    async fn request_ids_and_oversized_bodies(server: TestApp) {
         let health = server.http.get(server.url("/healthz")).send().await.unwrap();
         let first = health.headers()["x-request-id"].to_str().unwrap().to_owned();
         let health = server.http.get(server.url("/healthz")).send().await.unwrap();
