@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 
 use super::{ADMIN_PASSWORD, ADMIN_SECRET, Api, Engine, SYNC_SECRET};
 
-/// The binary's defaults (`config.rs`): `discovery::the_in_process_app_serves_what_the_binary_serves`
-/// holds the in-process app to them.
+/// The binary's defaults (`config.rs`); the in-process app is held to them by
+/// `discovery::the_in_process_app_serves_what_the_binary_serves`.
 pub const ISSUER: &str = "http://127.0.0.1:8080";
 const ACCESS_TOKEN_TTL_SECONDS: u32 = 3600;
 
@@ -25,7 +25,7 @@ pub struct TestApp {
     /// The app's clock: it starts at the real time and moves only when the case says.
     clock: Arc<FixedClock>,
     served: JoinHandle<()>,
-    /// Declared last: dropped after the server stops.
+    /// Dropped after `drop` has stopped the server.
     _database: TestDatabase,
 }
 
@@ -119,8 +119,8 @@ impl TestAppBuilder {
 /// parameters and given to every bootstrap (`App::bootstrap_with_password_hash`).
 ///
 /// Why this rather than the alternatives: a bootstrap hashes the admin password, the
-/// deliberately slow step (about 19 MiB and tens of milliseconds, more in a debug
-/// build), and every case provisions a fresh store. Cheaper Argon2 parameters for tests
+/// deliberately slow step (19 MiB and about 90 ms of CPU in the test build), and every
+/// case provisions a fresh store, sixty-odd a run. Cheaper Argon2 parameters for tests
 /// would need a setting that weakens hashes, reachable by mistake from production code;
 /// provisioning once and copying the store works for a SQLite file but not for a
 /// PostgreSQL schema. A precomputed hash keeps every provisioned store exactly as
