@@ -10,9 +10,11 @@ use thetasecure_core::secret::PlainSecret;
 use thetasecure_store::{BootstrapPlan, ScopeRecord, UserRecord};
 
 use crate::audit::{self, Actor};
-use thetasecure_core::user::{MIN_PASSWORD_CHARS, NewUser, User, UserFields, validate_new_user};
+use thetasecure_core::user::{
+    MIN_PASSWORD_CHARS, User, UserFields, check_password, validate_profile,
+};
 
-use crate::{AdminError, App};
+use crate::{AdminError, App, passwords};
 
 /// Operator-supplied bootstrap values (`THETASECURE_BOOTSTRAP_*`).
 #[derive(Default)]
@@ -51,6 +53,44 @@ impl App {
     pub async fn bootstrap(
         &self,
         input: BootstrapInput,
+    ) -> Result<Option<Provisioned>, BootstrapError> {
+        self.provision(input, None).await
+    }
+
+    /// [`bootstrap`](Self::bootstrap) with the admin user's password already hashed: a
+    /// PHC string from [`passwords::hash`], for a password the caller keeps (so
+    /// `input.admin_password` must be `None`, and no password is generated).
+    ///
+    /// Why it exists: a test harness provisions a fresh store for every case, and the
+    /// Argon2id hash is deliberately the slowest step of a bootstrap. With this, it hashes
+    /// its one test password once, with the production parameters, and every store it
+    /// provisions holds a real hash of it. Nothing in the production configuration
+    /// reaches this; no weaker hash can be made through it (it accepts Argon2id only).
+    pub async fn bootstrap_with_password_hash(
+        &self,
+        input: BootstrapInput,
+        admin_password_hash: String,
+    ) -> Result<Option<Provisioned>, BootstrapError> {
+        let setting = "admin password hash";
+        if input.admin_password.is_some() {
+            return Err(BootstrapError::Setting {
+                setting,
+                problem: "give the password or its hash, not both".to_owned(),
+            });
+        }
+        if !passwords::is_production_hash(&admin_password_hash) {
+            return Err(BootstrapError::Setting {
+                setting,
+                problem: "must be an Argon2id PHC string made by `passwords::hash`".to_owned(),
+            });
+        }
+        self.provision(input, Some(admin_password_hash)).await
+    }
+
+    async fn provision(
+        &self,
+        input: BootstrapInput,
+        admin_password_hash: Option<String>,
     ) -> Result<Option<Provisioned>, BootstrapError> {
         // Fast path for every start after the first: skip generating secrets and the
         // deliberately slow password hash. The store's marker row still decides races.
@@ -92,11 +132,14 @@ impl App {
             input.sync_client_secret,
             MIN_SUPPLIED_SECRET_CHARS,
         )?;
-        let password = secret_for(
-            "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
-            input.admin_password,
-            MIN_PASSWORD_CHARS,
-        )?;
+        let password = match admin_password_hash {
+            Some(_) => None,
+            None => Some(secret_for(
+                "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
+                input.admin_password,
+                MIN_PASSWORD_CHARS,
+            )?),
+        };
         let admin_username = input.admin_username.unwrap_or_else(|| "admin".to_owned());
 
         let now = self.clock().now();
@@ -132,26 +175,27 @@ impl App {
                 updated_at: now,
             })
             .collect();
-        let admin = NewUser {
-            fields: UserFields {
-                username: Some(admin_username.clone()),
-                display_name: Some("Administrator".to_owned()),
-                is_admin: Some(true),
-                ..UserFields::default()
-            },
-            password: Some(password.expose().to_owned()),
+        let admin = UserFields {
+            username: Some(admin_username.clone()),
+            display_name: Some("Administrator".to_owned()),
+            is_admin: Some(true),
+            ..UserFields::default()
         };
-        let (profile, password) = validate_new_user(admin).map_err(|refused| {
-            let setting = if refused.description.starts_with("password") {
-                "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD"
-            } else {
-                "THETASECURE_BOOTSTRAP_ADMIN_USERNAME"
-            };
-            BootstrapError::Setting {
-                setting,
-                problem: refused.description,
-            }
+        let profile = validate_profile(admin).map_err(|refused| BootstrapError::Setting {
+            setting: "THETASECURE_BOOTSTRAP_ADMIN_USERNAME",
+            problem: refused.description,
         })?;
+        let password_hash = match (admin_password_hash, password) {
+            (Some(hash), _) => hash,
+            (None, password) => {
+                let password = password.map(|p| p.expose().to_owned()).unwrap_or_default();
+                check_password(&password).map_err(|refused| BootstrapError::Setting {
+                    setting: "THETASECURE_BOOTSTRAP_ADMIN_PASSWORD",
+                    problem: refused.description,
+                })?;
+                self.password_hashing().hash(password).await?
+            }
+        };
         let admin_user = UserRecord {
             user: User {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -159,7 +203,7 @@ impl App {
                 created_at: now,
                 updated_at: now,
             },
-            password_hash: self.password_hashing().hash(password).await?,
+            password_hash,
         };
         let system = Actor::system();
         let mut audit_entries: Vec<_> = clients

@@ -58,7 +58,9 @@ impl PasswordHashing {
     }
 }
 
-fn hash(password: &str) -> Result<String, String> {
+/// One Argon2id hash with the production parameters, on the calling thread. Servers go
+/// through [`PasswordHashing`]; this is for tools and test harnesses.
+pub fn hash(password: &str) -> Result<String, String> {
     Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &random::bytes::<16>())
         .map(|hash| hash.to_string())
@@ -73,6 +75,25 @@ fn verify(password: &str, phc: &str) -> bool {
     })
 }
 
+/// Whether `phc` is a hash as strong as [`hash`] makes: Argon2id, with at least its
+/// memory, time and parallelism costs. Guards [`App::bootstrap_with_password_hash`], so
+/// a stored hash never has weaker parameters than one made here.
+///
+/// [`App::bootstrap_with_password_hash`]: crate::App::bootstrap_with_password_hash
+pub fn is_production_hash(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let production = argon2::Params::default();
+    parsed.algorithm == argon2::Algorithm::Argon2id.ident()
+        && params.m_cost() >= production.m_cost()
+        && params.t_cost() >= production.t_cost()
+        && params.p_cost() >= production.p_cost()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,6 +105,7 @@ mod tests {
         let hashing = PasswordHashing::default();
         let phc = hashing.hash("correct horse battery".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$"));
+        assert!(is_production_hash(&phc));
         assert!(
             hashing
                 .verify("correct horse battery".into(), phc.clone())
@@ -126,5 +148,24 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_weaker_or_other_hash_is_not_a_production_hash() {
+        let salt = random::bytes::<16>();
+        let cheap = argon2::Params::new(8, 1, 1, None).unwrap();
+        for algorithm in [argon2::Algorithm::Argon2id, argon2::Algorithm::Argon2i] {
+            let params = if algorithm == argon2::Algorithm::Argon2id {
+                cheap.clone()
+            } else {
+                argon2::Params::default()
+            };
+            let phc = argon2::Argon2::new(algorithm, argon2::Version::V0x13, params)
+                .hash_password_with_salt(b"pw", &salt)
+                .unwrap()
+                .to_string();
+            assert!(!is_production_hash(&phc), "{phc}");
+        }
+        assert!(!is_production_hash("not a hash"));
     }
 }

@@ -92,7 +92,10 @@ mod tests {
             ("dora", &"x".repeat(MAX_PASSWORD_CHARS + 1)),
         ] {
             assert!(
-                matches!(app.sign_in(username, password).await, Err(SignInError::Refused)),
+                matches!(
+                    app.sign_in(username, password).await,
+                    Err(SignInError::Refused)
+                ),
                 "{username}"
             );
         }

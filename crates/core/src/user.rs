@@ -176,7 +176,9 @@ pub fn check_password(password: &str) -> Result<(), OAuthError> {
     }
 }
 
-fn validate_profile(fields: UserFields) -> Result<UserProfile, OAuthError> {
+/// Checks the profile fields alone (no password), as for a user whose password hash is
+/// already made.
+pub fn validate_profile(fields: UserFields) -> Result<UserProfile, OAuthError> {
     let username = fields
         .username
         .ok_or_else(|| invalid("username is required"))?;

@@ -4,7 +4,7 @@ use serde_json::Value;
 use crate::support::*;
 
 both_engines! {
-    async fn admin_api_needs_an_admin_token(server: TestServer) {
+    async fn admin_api_needs_an_admin_token(server: TestApp) {
         let response = server.http.get(server.url("/api/v1/clients")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));

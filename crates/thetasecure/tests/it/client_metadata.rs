@@ -19,7 +19,7 @@ fn code_flow(auth_method: &str, uris: Value) -> Value {
 }
 
 both_engines! {
-    async fn violating_metadata_is_refused_and_nothing_stored(server: TestServer) {
+    async fn violating_metadata_is_refused_and_nothing_stored(server: TestApp) {
         let cases: Vec<(Value, &str, &str)> = vec![
             (json!({"grant_types": ["client_credentials"], "scope": "directory.read"}), "invalid_client_metadata", "client_name"),
             (cc(json!({"client_name": "   "})), "invalid_client_metadata", "client_name"),
@@ -84,7 +84,7 @@ both_engines! {
         }
     }
 
-    async fn what_the_rules_allow(server: TestServer) {
+    async fn what_the_rules_allow(server: TestApp) {
         let native = server.create_client(code_flow("none", json!(["com.example.app:/oauth2/callback", "http://127.0.0.1/callback", "http://[::1]/cb"]))).await;
         assert!(native.get("client_secret").is_none());
         assert_eq!(native["response_types"], json!(["code"]));
@@ -94,7 +94,7 @@ both_engines! {
         assert_eq!(unicode["client_name"], "Zählwerk 計算");
     }
 
-    async fn default_clients_are_protected(server: TestServer) {
+    async fn default_clients_are_protected(server: TestApp) {
         let (status, error) = server.admin(Method::DELETE, "/api/v1/clients/ts_sync_client", None).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(error["error_description"].as_str().unwrap().contains("Avoid modifying or deleting the default clients"));

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 both_engines! {
-    async fn created_secret_is_shown_once(server: TestServer) {
+    async fn created_secret_is_shown_once(server: TestApp) {
         let token = server.admin_token().await;
         let response = server
             .http
@@ -52,7 +52,7 @@ both_engines! {
         server.token(sync["client_id"].as_str().unwrap(), sync_secret).await;
     }
 
-    async fn search_filters_and_pagination(server: TestServer) {
+    async fn search_filters_and_pagination(server: TestApp) {
         let mut created = Vec::new();
         for i in 0..500 {
             let grant = if i % 5 == 0 {
@@ -61,6 +61,8 @@ both_engines! {
                 json!({"client_name": format!("Service {i:03}"), "grant_types": ["client_credentials"], "scope": "directory.read"})
             };
             created.push(server.create_client(grant).await["client_id"].as_str().unwrap().to_owned());
+            // Newest first is by creation time: let it pass between creations.
+            server.advance_seconds(1);
         }
         let token = server.admin_token().await;
         let list = |query: String| {
@@ -124,11 +126,11 @@ both_engines! {
         }
     }
 
-    async fn patch_is_a_validated_merge(server: TestServer) {
+    async fn patch_is_a_validated_merge(server: TestApp) {
         let (id, _) = server.machine_client("Reports", "directory.read").await;
         let path = format!("/api/v1/clients/{id}");
         let (_, before) = server.admin(Method::GET, &path, None).await;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        server.advance_seconds(1);
         let token = server.admin_token().await;
         let response = server
             .http
@@ -157,7 +159,7 @@ both_engines! {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
-    async fn scopes_registry(server: TestServer) {
+    async fn scopes_registry(server: TestApp) {
         let (status, scope) = server.admin(Method::POST, "/api/v1/scopes", Some(json!({"name": "billing:read", "description": "Read invoices"}))).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(scope["is_builtin"], false);
@@ -188,7 +190,7 @@ both_engines! {
         assert!(error["error_description"].as_str().unwrap().contains("billing:read"), "{error}");
     }
 
-    async fn audit_events_record_every_change(server: TestServer) {
+    async fn audit_events_record_every_change(server: TestApp) {
         let (id, _) = server.machine_client("Audited", "directory.read").await;
         let path = format!("/api/v1/clients/{id}");
         server.admin(Method::PATCH, &path, Some(json!({"client_name": "Audited 2"}))).await;

@@ -1,10 +1,13 @@
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use serde_json::Value;
+use thetasecure_app::SigningAlg;
 
 use crate::support::*;
 
 both_engines! {
-    async fn metadata_lists_only_what_is_implemented(server: TestServer) {
+    async fn metadata_lists_only_what_is_implemented(server: TestApp) {
         for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
             let response = server.http.get(server.url(path)).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
@@ -59,10 +62,9 @@ both_engines! {
 
 #[tokio::test]
 async fn openapi_document_covers_the_admin_api() {
-    let Some(place) = Place::new(Engine::Sqlite).await else {
+    let Some(server) = TestApp::start(Engine::Sqlite).await else {
         return;
     };
-    let server = TestServer::start_on(std::sync::Arc::new(place), true).await;
     let document = server.openapi_document().await;
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = document["paths"].as_object().unwrap();
@@ -106,4 +108,70 @@ both_engines! {
         let jwks = server.jwks().await;
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     }
+}
+
+/// The in-process app is assembled by hand (`support::in_process`); this holds it to what
+/// the binary serves when configured alike: the same discovery documents and OpenAPI
+/// document, the same kind of signing key, the same token lifetime.
+async fn serves_what_the_binary_serves(signing_alg: Option<(&str, SigningAlg)>) {
+    let Some(place) = Place::new(Engine::Sqlite).await else {
+        return;
+    };
+    let mut in_process = TestApp::builder(Engine::Sqlite);
+    let mut variables = Vec::new();
+    if let Some((variable, alg)) = signing_alg {
+        variables.push(("THETASECURE_SIGNING_ALG", variable));
+        in_process = in_process.signing_alg(alg);
+    }
+    let binary = TestServer::start_with(Arc::new(place), true, &variables).await;
+    let in_process = in_process.start().await.unwrap();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/api/v1/openapi.json",
+    ] {
+        assert_eq!(
+            binary.get_json(path).await,
+            in_process.get_json(path).await,
+            "{path}"
+        );
+    }
+    let key_shape = |mut jwks: Value| {
+        for key in jwks["keys"].as_array_mut().unwrap() {
+            for material in ["kid", "x", "y", "n", "e"] {
+                key.as_object_mut().unwrap().remove(material);
+            }
+        }
+        jwks
+    };
+    let binary_keys = key_shape(binary.jwks().await);
+    assert_eq!(binary_keys, key_shape(in_process.jwks().await));
+    let expected_alg = signing_alg.map_or("ES256", |(variable, _)| variable);
+    assert_eq!(binary_keys["keys"][0]["alg"], expected_alg, "{binary_keys}");
+    assert_eq!(
+        token_lifetime(&binary).await,
+        token_lifetime(&in_process).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_app_serves_what_the_binary_serves() {
+    serves_what_the_binary_serves(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_app_serves_what_the_binary_serves_with_rs256() {
+    serves_what_the_binary_serves(Some(("RS256", SigningAlg::Rs256))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_app_serves_what_the_binary_serves_with_eddsa() {
+    serves_what_the_binary_serves(Some(("EdDSA", SigningAlg::EdDsa))).await;
+}
+
+async fn token_lifetime(server: &Api) -> Value {
+    let response = server
+        .token_response("ts_admin_client", ADMIN_SECRET, None)
+        .await;
+    response.json::<Value>().await.unwrap()["expires_in"].clone()
 }

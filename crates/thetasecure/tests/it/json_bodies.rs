@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::*;
 
 both_engines! {
-    async fn a_repeated_member_is_refused_everywhere(server: TestServer) {
+    async fn a_repeated_member_is_refused_everywhere(server: TestApp) {
         let (id, _) = server.machine_client("Unambiguous", "directory.read").await;
         let (status, _) = server.admin(Method::POST, "/api/v1/scopes", Some(serde_json::json!({"name": "reports.read", "description": "Read reports"}))).await;
         assert_eq!(status, StatusCode::CREATED);

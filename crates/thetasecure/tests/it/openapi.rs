@@ -18,7 +18,7 @@ async fn the_served_document_passes_openapi_spec_validator() {
     let Some(validator) = validator() else {
         return;
     };
-    let Some(server) = TestServer::start(Engine::Sqlite).await else {
+    let Some(server) = TestApp::start(Engine::Sqlite).await else {
         return;
     };
     let document = serde_json::to_vec(&server.openapi_document().await).unwrap();

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use crate::support::*;
 
 both_engines! {
-    async fn health_readiness_and_metrics(server: TestServer) {
+    async fn health_readiness_and_metrics(server: TestApp) {
         let health = server.http.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(health.status(), StatusCode::OK);
         let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
@@ -19,7 +19,7 @@ both_engines! {
         assert!(metrics.contains("thetasecure_http_request_duration_seconds_bucket"));
     }
 
-    async fn request_ids_and_oversized_bodies(server: TestServer) {
+    async fn request_ids_and_oversized_bodies(server: TestApp) {
         let health = server.http.get(server.url("/healthz")).send().await.unwrap();
         let first = health.headers()["x-request-id"].to_str().unwrap().to_owned();
         let health = server.http.get(server.url("/healthz")).send().await.unwrap();
@@ -51,11 +51,17 @@ both_engines! {
         let _ = server.token_response(&id, "tss_wrong-secret-value", None).await;
         let (_, rotated) = server.admin(reqwest::Method::POST, &format!("/api/v1/clients/{id}/secrets"), None).await;
         let rotated = rotated["client_secret"].as_str().unwrap().to_owned();
+        let user_password = "a user's long password";
+        let (_, user) = server.admin(reqwest::Method::POST, "/api/v1/users", Some(serde_json::json!({"username": "logged", "password": user_password}))).await;
+        let user_path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+        let new_password = "another long password";
+        let (status, _) = server.admin(reqwest::Method::PATCH, &user_path, Some(serde_json::json!({"password": new_password}))).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let logs = server.stderr().join("\n");
         assert!(logs.contains("client created"), "the log records changes: {logs}");
         assert!(logs.contains("token issued"), "debug lines are included: {logs}");
-        for needle in [secret.as_str(), rotated.as_str(), token.as_str(), ADMIN_SECRET, "tss_wrong-secret-value", ADMIN_PASSWORD] {
+        for needle in [secret.as_str(), rotated.as_str(), token.as_str(), ADMIN_SECRET, "tss_wrong-secret-value", ADMIN_PASSWORD, user_password, new_password] {
             assert!(!logs.contains(needle), "log leaks {needle}");
         }
         // The signature part alone never appears either.

@@ -164,8 +164,18 @@ async fn assert_unavailable(what: &str, response: Response, took: Duration) {
     );
 }
 
+/// Each outage on a server of its own, so the two run side by side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover() {
+async fn requests_answer_within_5_s_while_postgresql_is_stopped_and_recover() {
+    unreachable_and_back(STOPPED, "stopped").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_answer_within_5_s_while_the_network_is_partitioned_and_recover() {
+    unreachable_and_back(PARTITIONED, "partitioned").await;
+}
+
+async fn unreachable_and_back(mode: u8, name: &str) {
     let Some(place) = Place::new(Engine::Postgres).await else {
         return;
     };
@@ -193,102 +203,95 @@ async fn requests_answer_within_5_s_while_postgresql_is_unreachable_and_recover(
     let created_before = clients_named(&server, &admin, "During outage").await;
     assert_eq!(created_before, 0);
 
-    for (mode, name) in [(STOPPED, "stopped"), (PARTITIONED, "partitioned")] {
-        server.token(&client_id, &secret).await;
-        proxy.set(mode);
+    server.token(&client_id, &secret).await;
+    proxy.set(mode);
 
-        let (ready, took) = timed(server.http.get(server.url("/readyz"))).await;
-        eprintln!("{name}: /readyz {} in {took:?}", ready.status());
-        assert!(
-            took < Duration::from_secs(1),
-            "{name}: /readyz took {took:?}"
-        );
-        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "{name}");
+    let (ready, took) = timed(server.http.get(server.url("/readyz"))).await;
+    eprintln!("{name}: /readyz {} in {took:?}", ready.status());
+    assert!(
+        took < Duration::from_secs(1),
+        "{name}: /readyz took {took:?}"
+    );
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "{name}");
 
-        // Past the caches' one-second horizon, so the admin token's client is read again.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let read = server
-            .http
-            .get(server.url("/api/v1/clients"))
-            .bearer_auth(&admin);
-        let (response, took) = timed(read).await;
-        eprintln!("{name}: admin read {} in {took:?}", response.status());
-        assert_unavailable(&format!("{name}: admin read"), response, took).await;
+    // Past the caches' one-second horizon, so the admin token's client is read again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // All at once, as callers arrive during an outage; each is timed on its own.
+    let read = server
+        .http
+        .get(server.url("/api/v1/clients"))
+        .bearer_auth(&admin);
+    let write = server
+        .http
+        .post(server.url("/api/v1/clients"))
+        .bearer_auth(&admin)
+        .json(&json!({"client_name": "During outage", "grant_types": ["client_credentials"], "scope": "directory.read"}));
+    let token_request = server
+        .http
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")]);
+    let introspection = server
+        .http
+        .post(server.url("/oauth2/introspect"))
+        .basic_auth("ts_admin_client", Some(ADMIN_SECRET))
+        .form(&[("token", &token)]);
+    let (read, write, token_answer, introspected) = tokio::join!(
+        timed(read),
+        timed(write),
+        timed(token_request),
+        timed(introspection)
+    );
 
-        let write = server
-            .http
-            .post(server.url("/api/v1/clients"))
-            .bearer_auth(&admin)
-            .json(&json!({"client_name": "During outage", "grant_types": ["client_credentials"], "scope": "directory.read"}));
-        let (response, took) = timed(write).await;
-        eprintln!("{name}: admin write {} in {took:?}", response.status());
-        assert_unavailable(&format!("{name}: admin write"), response, took).await;
-
-        // Token and introspection: from the caches where they can, else 503, in time.
-        let (response, took) = timed(
-            server
-                .http
-                .post(server.url("/oauth2/token"))
-                .basic_auth(&client_id, Some(&secret))
-                .form(&[("grant_type", "client_credentials")]),
-        )
-        .await;
-        eprintln!("{name}: token {} in {took:?}", response.status());
-        assert!(took < Duration::from_secs(5), "{name}: token took {took:?}");
-        if response.status() != StatusCode::OK {
-            assert_unavailable(&format!("{name}: token"), response, took).await;
-        }
-        let (response, took) = timed(
-            server
-                .http
-                .post(server.url("/oauth2/introspect"))
-                .basic_auth("ts_admin_client", Some(ADMIN_SECRET))
-                .form(&[("token", &token)]),
-        )
-        .await;
-        eprintln!("{name}: introspection {} in {took:?}", response.status());
+    for (what, (response, took)) in [("admin read", read), ("admin write", write)] {
+        eprintln!("{name}: {what} {} in {took:?}", response.status());
+        assert_unavailable(&format!("{name}: {what}"), response, took).await;
+    }
+    // Token and introspection: from the caches where they can, else 503, in time.
+    for (what, (response, took)) in [("token", token_answer), ("introspection", introspected)] {
+        eprintln!("{name}: {what} {} in {took:?}", response.status());
         assert!(
             took < Duration::from_secs(5),
-            "{name}: introspection took {took:?}"
+            "{name}: {what} took {took:?}"
         );
         if response.status() != StatusCode::OK {
-            assert_unavailable(&format!("{name}: introspection"), response, took).await;
+            assert_unavailable(&format!("{name}: {what}"), response, took).await;
         }
-
-        proxy.set(OPEN);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let status = server
-                .http
-                .get(server.url("/readyz"))
-                .send()
-                .await
-                .unwrap()
-                .status();
-            if status == StatusCode::OK {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name}: not ready again after the database returned"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        // Back without a restart: reads, writes and tokens go to the database again.
-        assert_eq!(
-            clients_named(&server, &admin, "During outage").await,
-            0,
-            "{name}: the refused write left nothing"
-        );
-        let (created_id, created_secret) = server
-            .machine_client(&format!("After {name}"), "directory.read")
-            .await;
-        server.token(&created_id, &created_secret).await;
-        let introspected = server
-            .introspect(("ts_admin_client", ADMIN_SECRET), &token)
-            .await;
-        assert_eq!(introspected["active"], true, "{name}");
     }
+
+    proxy.set(OPEN);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = server
+            .http
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: not ready again after the database returned"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Back without a restart: reads, writes and tokens go to the database again.
+    assert_eq!(
+        clients_named(&server, &admin, "During outage").await,
+        0,
+        "{name}: the refused write left nothing"
+    );
+    let (created_id, created_secret) = server
+        .machine_client(&format!("After {name}"), "directory.read")
+        .await;
+    server.token(&created_id, &created_secret).await;
+    let introspected = server
+        .introspect(("ts_admin_client", ADMIN_SECRET), &token)
+        .await;
+    assert_eq!(introspected["active"], true, "{name}");
 }
 
 async fn clients_named(server: &TestServer, admin: &str, name: &str) -> usize {

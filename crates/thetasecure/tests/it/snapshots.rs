@@ -41,7 +41,7 @@ async fn answers(cases: Vec<(&str, RequestBuilder)>) -> Value {
 }
 
 both_engines! {
-    async fn discovery_documents_and_the_jwks_shape(server: TestServer) {
+    async fn discovery_documents_and_the_jwks_shape(server: TestApp) {
         for (name, path) in [
             ("openid_configuration", "/.well-known/openid-configuration"),
             ("oauth_authorization_server", "/.well-known/oauth-authorization-server"),
@@ -58,7 +58,7 @@ both_engines! {
         });
     }
 
-    async fn oauth_error_bodies(server: TestServer) {
+    async fn oauth_error_bodies(server: TestApp) {
         let (id, secret) = server.machine_client("Snapshots", "directory.read").await;
         let token = server.url("/oauth2/token");
         let http = &server.http;
@@ -80,7 +80,7 @@ both_engines! {
         assert_json_snapshot!("oauth_errors", answers(cases).await);
     }
 
-    async fn admin_error_bodies(server: TestServer) {
+    async fn admin_error_bodies(server: TestApp) {
         let (id, secret) = server.machine_client("Not an admin", "directory.read").await;
         let admin = server.admin_token().await;
         let not_admin = server.token(&id, &secret).await;
@@ -111,7 +111,7 @@ both_engines! {
 /// The whole document, as served: a changed operation, schema or response shows here.
 #[tokio::test]
 async fn the_openapi_document() {
-    let Some(server) = TestServer::start(Engine::Sqlite).await else {
+    let Some(server) = TestApp::start(Engine::Sqlite).await else {
         return;
     };
     assert_json_snapshot!("openapi", server.openapi_document().await, {

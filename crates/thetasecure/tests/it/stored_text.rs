@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// Sends `body` as JSON with `token`; returns the status and the parsed answer.
 async fn send(
-    server: &TestServer,
+    server: &Api,
     token: &str,
     method: Method,
     path: &str,
@@ -34,7 +34,7 @@ async fn send(
 }
 
 /// What the admin API shows of everything a refused request could have touched.
-async fn snapshot(server: &TestServer, token: &str, client_path: &str) -> Vec<Value> {
+async fn snapshot(server: &Api, token: &str, client_path: &str) -> Vec<Value> {
     let mut seen = Vec::new();
     for path in [
         client_path.to_owned(),
@@ -65,7 +65,7 @@ fn assert_refused(status: StatusCode, error: &Value, code: &str, field: &str, ca
 }
 
 both_engines! {
-    async fn forbidden_characters_and_lengths_are_refused_and_change_nothing(server: TestServer) {
+    async fn forbidden_characters_and_lengths_are_refused_and_change_nothing(server: TestApp) {
         let token = server.admin_token().await;
         let created = server.create_client(json!({"client_name": "Plain", "description": "Before", "grant_types": ["client_credentials"], "scope": "directory.read"})).await;
         let client_path = format!("/api/v1/clients/{}", created["client_id"].as_str().unwrap());
@@ -120,7 +120,7 @@ both_engines! {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
-    async fn any_other_text_is_stored_and_read_back_exactly(server: TestServer) {
+    async fn any_other_text_is_stored_and_read_back_exactly(server: TestApp) {
         let token = server.admin_token().await;
         let name = "Zählwerk 計算機 🦀👩‍👩‍👧 مرحبا \u{200d}e\u{301}";
         let name_200 = "🦀".repeat(200);
@@ -152,7 +152,7 @@ both_engines! {
         assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
     }
 
-    async fn a_nul_in_a_query_or_path_parameter_is_a_400(server: TestServer) {
+    async fn a_nul_in_a_query_or_path_parameter_is_a_400(server: TestApp) {
         let token = server.admin_token().await;
         let (id, _) = server.machine_client("Queried", "directory.read").await;
         let (status, _) = send(&server, &token, Method::POST, "/api/v1/scopes", Some(&json!({"name": "reports.read", "description": "Read reports"}))).await;
@@ -203,7 +203,7 @@ both_engines! {
         assert_eq!(older["items"].as_array().unwrap().len(), 1);
     }
 
-    async fn a_nul_in_any_string_the_api_takes_is_a_400(server: TestServer) {
+    async fn a_nul_in_any_string_the_api_takes_is_a_400(server: TestApp) {
         let token = server.admin_token().await;
         let (id, secret) = server.machine_client("Swept", "directory.read").await;
         let client_path = format!("/api/v1/clients/{id}");
@@ -253,7 +253,7 @@ both_engines! {
         }
     }
 
-    async fn ambiguous_redirect_uris_are_refused_and_change_nothing(server: TestServer) {
+    async fn ambiguous_redirect_uris_are_refused_and_change_nothing(server: TestApp) {
         let token = server.admin_token().await;
         let native = |uris: Value| json!({"client_name": "Native", "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "openid", "redirect_uris": uris});
         let created = server.create_client(native(json!(["com.example.app:/cb"]))).await;

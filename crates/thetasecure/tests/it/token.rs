@@ -1,18 +1,14 @@
-use std::sync::Arc;
-
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use thetasecure_app::SigningAlg;
 
 use crate::support::*;
 
-/// The default issuer; the tests' servers listen elsewhere but advertise this.
-const ISSUER: &str = "http://127.0.0.1:8080";
-
 /// Verifies `token` against the server's JWKS with jsonwebtoken, a JOSE library
 /// independent of our signing code.
-async fn verify(server: &TestServer, token: &str, alg: Algorithm) -> Value {
+async fn verify(server: &Api, token: &str, alg: Algorithm) -> Value {
     let jwks: JwkSet = serde_json::from_value(server.jwks().await).unwrap();
     let header = decode_header(token).unwrap();
     assert_eq!(header.alg, alg);
@@ -30,7 +26,7 @@ async fn verify(server: &TestServer, token: &str, alg: Algorithm) -> Value {
 }
 
 both_engines! {
-    async fn client_credentials_token_is_a_verifiable_rfc9068_jwt(server: TestServer) {
+    async fn client_credentials_token_is_a_verifiable_rfc9068_jwt(server: TestApp) {
         let (id, secret) = server.machine_client("Verifier", "directory.read directory.write").await;
         let response = server.token_response(&id, &secret, Some("directory.read")).await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -51,8 +47,7 @@ both_engines! {
         assert_eq!(claims["scope"], "directory.read");
         let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
         assert_eq!(exp - iat, 3600);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        assert!((now - iat).abs() < 60);
+        assert_eq!(iat, server.now().unix_seconds(), "issued at the app's time");
         assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
         let second = server.token(&id, &secret).await;
         let second_claims = verify(&server, &second, Algorithm::ES256).await;
@@ -71,7 +66,7 @@ both_engines! {
         assert_eq!(body["expires_in"], 120);
     }
 
-    async fn token_errors_follow_rfc6749(server: TestServer) {
+    async fn token_errors_follow_rfc6749(server: TestApp) {
         let (id, secret) = server.machine_client("Errors", "directory.read").await;
         let (disabled_id, disabled_secret) = server.machine_client("Disabled", "directory.read").await;
         let (status, _) = server.admin(Method::PATCH, &format!("/api/v1/clients/{disabled_id}"), Some(json!({"status": "disabled"}))).await;
@@ -127,7 +122,7 @@ both_engines! {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 
-    async fn introspection_and_revocation(server: TestServer) {
+    async fn introspection_and_revocation(server: TestApp) {
         let (a, a_secret) = server.machine_client("A", "directory.read").await;
         let (b, b_secret) = server.machine_client("B", "directory.read").await;
         let a_token = server.token(&a, &a_secret).await;
@@ -167,22 +162,24 @@ both_engines! {
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(server.introspect((&b, &b_secret), &before).await, json!({"active": false}));
         // A token of the revoking millisecond is revoked too; one of a later one is not.
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let same_millisecond = server.token(&b, &b_secret).await;
+        assert_eq!(server.introspect((&b, &b_secret), &same_millisecond).await, json!({"active": false}));
+        server.advance_seconds(1);
         let after = server.token(&b, &b_secret).await;
         assert_eq!(server.introspect((&b, &b_secret), &after).await["active"], true);
     }
 }
 
-async fn signs_with(alg_setting: &str, alg: Algorithm) {
-    let Some(place) = Place::new(Engine::Sqlite).await else {
+/// The signing algorithm as configured; that `THETASECURE_SIGNING_ALG` reaches the signer
+/// of the binary is checked in `discovery::the_in_process_app_serves_what_the_binary_serves`.
+async fn signs_with(alg_setting: &str, alg: Algorithm, configured: SigningAlg) {
+    let Some(server) = TestApp::builder(Engine::Sqlite)
+        .signing_alg(configured)
+        .start()
+        .await
+    else {
         return;
     };
-    let server = TestServer::start_with(
-        Arc::new(place),
-        true,
-        &[("THETASECURE_SIGNING_ALG", alg_setting)],
-    )
-    .await;
     let token = server.admin_token().await;
     let claims = verify(&server, &token, alg).await;
     assert_eq!(claims["client_id"], "ts_admin_client");
@@ -192,16 +189,16 @@ async fn signs_with(alg_setting: &str, alg: Algorithm) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rs256_when_configured() {
-    signs_with("RS256", Algorithm::RS256).await;
+    signs_with("RS256", Algorithm::RS256, SigningAlg::Rs256).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eddsa_when_configured() {
-    signs_with("EdDSA", Algorithm::EdDSA).await;
+    signs_with("EdDSA", Algorithm::EdDSA, SigningAlg::EdDsa).await;
 }
 
 both_engines! {
-    async fn repeated_failures_are_throttled(server: TestServer) {
+    async fn repeated_failures_are_throttled(server: TestApp) {
         let (id, secret) = server.machine_client("Target", "directory.read").await;
         let (other, other_secret) = server.machine_client("Bystander", "directory.read").await;
         for _ in 0..10 {
@@ -231,7 +228,7 @@ both_engines! {
 
     /// A rolling deployment after a rotation without grace: instances still sending the
     /// old secret from one address lock that address out for wrong secrets only.
-    async fn a_stale_secret_does_not_lock_out_the_new_one(server: TestServer) {
+    async fn a_stale_secret_does_not_lock_out_the_new_one(server: TestApp) {
         let (id, old) = server.machine_client("Rolling", "directory.read").await;
         let (status, rotated) = server.admin(Method::POST, &format!("/api/v1/clients/{id}/secrets"), None).await;
         assert_eq!(status, StatusCode::CREATED);
@@ -247,7 +244,7 @@ both_engines! {
 
     /// A disabled client presenting its right secret is refused as before, and is not
     /// counted as guessing: once enabled, nothing of it is held against the address.
-    async fn a_disabled_clients_right_secret_is_refused_but_not_counted(server: TestServer) {
+    async fn a_disabled_clients_right_secret_is_refused_but_not_counted(server: TestApp) {
         let (id, secret) = server.machine_client("Paused", "directory.read").await;
         let path = format!("/api/v1/clients/{id}");
         let (status, _) = server.admin(Method::PATCH, &path, Some(json!({"status": "disabled"}))).await;

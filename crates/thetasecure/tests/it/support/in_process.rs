@@ -1,0 +1,153 @@
+//! The real router, served on a random port inside the test process: no binary to start,
+//! and a clock the case moves. What `thetasecure serve` builds (`commands::open_app`,
+//! `serve::serve`), minus what only a process has: configuration loading, logs, signals
+//! and the periodic maintenance task.
+
+use std::sync::{Arc, OnceLock};
+
+use thetasecure_app::bootstrap::BootstrapInput;
+use thetasecure_app::{App, ServerKey, Settings, SigningAlg, passwords};
+use thetasecure_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
+use thetasecure_store::testing::TestDatabase;
+use thetasecure_web::Metrics;
+use tokio::task::JoinHandle;
+
+use super::{ADMIN_PASSWORD, ADMIN_SECRET, Api, Engine, SYNC_SECRET};
+
+/// The binary's defaults (`config.rs`); the in-process app is held to them by
+/// `discovery::the_in_process_app_serves_what_the_binary_serves`.
+pub const ISSUER: &str = "http://127.0.0.1:8080";
+const ACCESS_TOKEN_TTL_SECONDS: u32 = 3600;
+
+/// A running in-process server on its own fresh store; stops when dropped.
+pub struct TestApp {
+    api: Api,
+    /// The app's clock: it starts at the real time and moves only when the case says.
+    clock: Arc<FixedClock>,
+    served: JoinHandle<()>,
+    /// Dropped after `drop` has stopped the server.
+    _database: TestDatabase,
+}
+
+/// Settings a case may change before the app starts; the rest are the binary's defaults.
+pub struct TestAppBuilder {
+    engine: Engine,
+    signing_alg: SigningAlg,
+}
+
+impl TestApp {
+    /// A server with the binary's default settings on a fresh store of `engine`; `None`
+    /// when PostgreSQL is asked for but not configured (see `TestDatabase::new`).
+    pub async fn start(engine: Engine) -> Option<TestApp> {
+        Self::builder(engine).start().await
+    }
+
+    pub fn builder(engine: Engine) -> TestAppBuilder {
+        TestAppBuilder {
+            engine,
+            signing_alg: SigningAlg::Es256,
+        }
+    }
+
+    /// The app's time: what it stamps on tokens, secrets, clients and audit events, and
+    /// what it checks expiry and grace periods against.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
+    /// (The caches' and the throttle's horizons are in real time, `Instant`s, and do not move.)
+    pub fn advance_seconds(&self, seconds: i64) {
+        self.clock.advance_seconds(seconds);
+    }
+}
+
+impl TestAppBuilder {
+    pub fn signing_alg(mut self, signing_alg: SigningAlg) -> Self {
+        self.signing_alg = signing_alg;
+        self
+    }
+
+    pub async fn start(self) -> Option<TestApp> {
+        let database = TestDatabase::new(self.engine).await?;
+        // `TestDatabase::store` connects and migrates, as `open_app` does.
+        let store = database.store().await;
+        let clock = Arc::new(FixedClock::new(SystemClock.now()));
+        let settings = Settings {
+            issuer: ISSUER.to_owned(),
+            access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
+            signing_alg: self.signing_alg,
+        };
+        let app = App::new(store, ServerKey::generate(), clock.clone(), settings)
+            .await
+            .expect("start the app");
+        let input = BootstrapInput {
+            admin_client_secret: Some(ADMIN_SECRET.to_owned()),
+            sync_client_secret: Some(SYNC_SECRET.to_owned()),
+            admin_username: None,
+            admin_password: None,
+        };
+        let provisioned = app
+            .bootstrap_with_password_hash(input, admin_password_hash().await)
+            .await
+            .expect("bootstrap");
+        assert!(provisioned.is_some(), "a fresh store is provisioned");
+
+        // Installed once per test process and shared: the `metrics` facade is global, and
+        // `Metrics::install` hands every caller the one recorder (as in the binary).
+        let metrics = Metrics::install().expect("the metrics recorder");
+        let router = thetasecure_web::router(app, metrics, false);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let address = listener.local_addr().expect("bound address");
+        let served = tokio::spawn(async move {
+            thetasecure_web::serve(listener, router, std::future::pending())
+                .await
+                .expect("serve");
+        });
+        Some(TestApp {
+            api: Api::new(format!("http://{address}")),
+            clock,
+            served,
+            _database: database,
+        })
+    }
+}
+
+/// The admin password's Argon2id hash, made once per test process with the production
+/// parameters and given to every bootstrap (`App::bootstrap_with_password_hash`).
+///
+/// Why this rather than the alternatives: a bootstrap hashes the admin password, the
+/// deliberately slow step (19 MiB and about 90 ms of CPU in the test build), and every
+/// case provisions a fresh store, sixty-odd a run. Cheaper Argon2 parameters for tests
+/// would need a setting that weakens hashes, reachable by mistake from production code;
+/// provisioning once and copying the store works for a SQLite file but not for a
+/// PostgreSQL schema. A precomputed hash keeps every provisioned store exactly as
+/// production makes it, and costs one hash per test run.
+async fn admin_password_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = HASH.get() {
+        return hash.clone();
+    }
+    tokio::task::spawn_blocking(|| {
+        HASH.get_or_init(|| passwords::hash(ADMIN_PASSWORD).expect("hash the admin password"))
+            .clone()
+    })
+    .await
+    .expect("hashing task")
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.served.abort();
+    }
+}
