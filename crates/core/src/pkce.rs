@@ -1,7 +1,7 @@
 //! Proof Key for Code Exchange (RFC 7636), S256 only: `plain` proves nothing to whoever
 //! saw the authorization request (RFC 9700 §2.1.1, OAuth 2.1 §4.1.1).
 
-use aws_lc_rs::{constant_time, digest};
+use aws_lc_rs::digest;
 use data_encoding::BASE64URL_NOPAD;
 
 use crate::error::OAuthError;
@@ -63,7 +63,7 @@ impl CodeChallenge {
         }
         let computed =
             BASE64URL_NOPAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref());
-        constant_time::verify_slices_are_equal(computed.as_bytes(), self.0.as_bytes()).is_ok()
+        crate::secret::equal_in_constant_time(&computed, &self.0)
     }
 }
 

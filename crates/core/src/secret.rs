@@ -94,8 +94,18 @@ impl SecretHasher {
     /// Constant-time: the comparison does not stop at the first differing byte (OIDC §16.12).
     pub fn verify(&self, presented: &PlainSecret, stored: &SecretHash) -> bool {
         let computed = self.hash(presented);
-        constant_time::verify_slices_are_equal(computed.as_bytes(), stored.as_bytes()).is_ok()
+        equal_in_constant_time_bytes(computed.as_bytes(), stored.as_bytes())
     }
+}
+
+fn equal_in_constant_time_bytes(a: &[u8], b: &[u8]) -> bool {
+    constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// Whether two secret values are equal, in time that does not depend on where they
+/// differ (for values compared as they are, such as a form's CSRF token).
+pub fn equal_in_constant_time(a: &str, b: &str) -> bool {
+    equal_in_constant_time_bytes(a.as_bytes(), b.as_bytes())
 }
 
 impl fmt::Debug for SecretHasher {
