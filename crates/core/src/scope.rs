@@ -138,6 +138,18 @@ impl ScopeSet {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
+
+    /// Every scope of `self`, then those of `other` it lacks.
+    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
+        let mut names = self.0.clone();
+        names.extend(
+            other
+                .iter()
+                .filter(|name| !self.contains(name))
+                .map(str::to_owned),
+        );
+        Self(names)
+    }
 }
 
 impl fmt::Display for ScopeSet {
@@ -184,6 +196,8 @@ mod tests {
         );
         let beyond = ScopeSet::parse("a z").unwrap();
         assert_eq!(beyond.first_missing_from(&client), Some("z"));
+        assert_eq!(client.union(&beyond).to_string(), "a b c z");
+        assert_eq!(beyond.union(&beyond).to_string(), "a z");
     }
 
     #[test]
