@@ -240,16 +240,13 @@ for_each_engine! {
     }
 
     pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
-        let _turn = db.turn_to_write().await?;
-        let done = sqlx::query(
+        expiry::purge(
+            db,
             "DELETE FROM authorization_codes
              WHERE expires_at <= $1
                AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1)",
+            now.0,
         )
-        .bind(now.0)
-        .execute(&db.pool)
         .await
-        .map_err(error)?;
-        Ok(done.rows_affected())
     }
 }

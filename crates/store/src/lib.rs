@@ -31,6 +31,7 @@ mod clients;
 mod consents;
 mod engine;
 mod error;
+mod expiry;
 mod group_commit;
 mod records;
 mod refresh_tokens;

@@ -340,12 +340,6 @@ for_each_engine! {
     }
 
     pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
-        let _turn = db.turn_to_write().await?;
-        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
-            .bind(now.0)
-            .execute(&db.pool)
-            .await
-            .map_err(error)?;
-        Ok(done.rows_affected())
+        expiry::purge(db, "DELETE FROM refresh_tokens WHERE expires_at <= $1", now.0).await
     }
 }

@@ -202,14 +202,7 @@ for_each_engine! {
 
     /// The idle expiry is clamped to the absolute one, so it alone tells expiry.
     pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
-        let _turn = db.turn_to_write().await?;
-        let done = sqlx::query(
-            "DELETE FROM sessions WHERE idle_expires_at <= $1 OR revoked_at <= $1",
-        )
-        .bind(now.0)
-        .execute(&db.pool)
-        .await
-        .map_err(error)?;
-        Ok(done.rows_affected())
+        expiry::purge(db, "DELETE FROM sessions WHERE idle_expires_at <= $1 OR revoked_at <= $1", now.0)
+            .await
     }
 }

@@ -103,12 +103,6 @@ for_each_engine! {
     }
 
     pub(crate) async fn purge_expired(db: &Db, ended_before: i64) -> Result<u64, StoreError> {
-        let _turn = db.turn_to_write().await?;
-        let done = sqlx::query("DELETE FROM sign_in_failures WHERE window_start <= $1")
-            .bind(ended_before)
-            .execute(&db.pool)
-            .await
-            .map_err(error)?;
-        Ok(done.rows_affected())
+        expiry::purge(db, "DELETE FROM sign_in_failures WHERE window_start <= $1", ended_before).await
     }
 }

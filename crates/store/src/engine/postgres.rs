@@ -12,7 +12,7 @@ use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
-    audit::postgres as audit, clients::postgres as clients,
+    audit::postgres as audit, clients::postgres as clients, expiry::postgres as expiry,
     refresh_tokens::postgres as refresh_tokens, scopes::postgres as scopes,
     secrets::postgres as secrets, tokens::postgres as tokens, users::postgres as users,
 };

@@ -281,8 +281,7 @@ async fn concurrent_redemptions_have_one_winner(env: Env) {
 
 async fn codes_go_with_their_user_and_client(env: Env) {
     create_user_and_client(&env.store).await;
-    create_user(&env.store, "u-2", "bob").await;
-    create_client(&env.store, "ts_other", "Other", NOW).await;
+    create_other_user_and_client(&env.store).await;
     let codes = env.store.authorization_codes();
     let mut of_other_client = code("c-client", NOW);
     of_other_client.client_id = id("ts_other");
@@ -291,16 +290,7 @@ async fn codes_go_with_their_user_and_client(env: Env) {
     for c in [&code("c-kept", NOW), &of_other_client, &of_other_user] {
         codes.insert(c).await.unwrap();
     }
-    env.store
-        .clients()
-        .delete(&id("ts_other"), &audit("client.deleted", "ts_other"))
-        .await
-        .unwrap();
-    env.store
-        .users()
-        .delete("u-2", &audit("user.deleted", "u-2"))
-        .await
-        .unwrap();
+    delete_other_user_and_client(&env.store).await;
     assert_eq!(codes.get("c-client").await.unwrap(), None);
     assert_eq!(codes.get("c-user").await.unwrap(), None);
     assert!(codes.get("c-kept").await.unwrap().is_some());

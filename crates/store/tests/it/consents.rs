@@ -18,8 +18,7 @@ fn consent(user_id: &str, client_id: &str, scope: &str, n: i64) -> ConsentRecord
 
 async fn consents_granted_widened_listed_and_revoked(env: Env) {
     create_user_and_client(&env.store).await;
-    create_user(&env.store, "u-2", "bob").await;
-    create_client(&env.store, "ts_other", "Other", NOW).await;
+    create_other_user_and_client(&env.store).await;
     let consents = env.store.consents();
     assert_eq!(consents.get("u-1", &id("ts_app")).await.unwrap(), None);
 
@@ -90,8 +89,7 @@ async fn consents_granted_widened_listed_and_revoked(env: Env) {
 
 async fn consents_go_with_their_user_and_client(env: Env) {
     create_user_and_client(&env.store).await;
-    create_user(&env.store, "u-2", "bob").await;
-    create_client(&env.store, "ts_other", "Other", NOW).await;
+    create_other_user_and_client(&env.store).await;
     let consents = env.store.consents();
     for (user, client) in [("u-1", "ts_app"), ("u-1", "ts_other"), ("u-2", "ts_app")] {
         consents
@@ -99,16 +97,7 @@ async fn consents_go_with_their_user_and_client(env: Env) {
             .await
             .unwrap();
     }
-    env.store
-        .clients()
-        .delete(&id("ts_other"), &audit("client.deleted", "ts_other"))
-        .await
-        .unwrap();
-    env.store
-        .users()
-        .delete("u-2", &audit("user.deleted", "u-2"))
-        .await
-        .unwrap();
+    delete_other_user_and_client(&env.store).await;
     assert_eq!(consents.get("u-1", &id("ts_other")).await.unwrap(), None);
     assert_eq!(consents.get("u-2", &id("ts_app")).await.unwrap(), None);
     assert!(consents.get("u-1", &id("ts_app")).await.unwrap().is_some());

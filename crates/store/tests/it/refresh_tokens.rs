@@ -115,8 +115,7 @@ async fn a_failed_rotation_writes_nothing(env: Env) {
 
 async fn families_revoked_by_family_user_and_client(env: Env) {
     create_user_and_client(&env.store).await;
-    create_user(&env.store, "u-2", "bob").await;
-    create_client(&env.store, "ts_other", "Other", NOW).await;
+    create_other_user_and_client(&env.store).await;
     let refresh = env.store.refresh_tokens();
     let tokens = env.store.tokens();
     // fam-1: rt1 rotated to rt2 (u-1, ts_app); fam-3: rt3 (u-1, ts_other);
@@ -329,8 +328,7 @@ async fn a_revocation_racing_a_rotation_leaves_no_live_token(env: Env) {
 
 async fn refresh_tokens_go_with_their_user_and_client(env: Env) {
     create_user_and_client(&env.store).await;
-    create_user(&env.store, "u-2", "bob").await;
-    create_client(&env.store, "ts_other", "Other", NOW).await;
+    create_other_user_and_client(&env.store).await;
     let refresh = env.store.refresh_tokens();
     let mut of_other_client = refresh_token("rt-client", "fam-1", NOW);
     of_other_client.client_id = id("ts_other");
@@ -343,16 +341,7 @@ async fn refresh_tokens_go_with_their_user_and_client(env: Env) {
     ] {
         refresh.insert(t).await.unwrap();
     }
-    env.store
-        .clients()
-        .delete(&id("ts_other"), &audit("client.deleted", "ts_other"))
-        .await
-        .unwrap();
-    env.store
-        .users()
-        .delete("u-2", &audit("user.deleted", "u-2"))
-        .await
-        .unwrap();
+    delete_other_user_and_client(&env.store).await;
     assert_eq!(refresh.get("rt-client").await.unwrap(), None);
     assert_eq!(refresh.get("rt-user").await.unwrap(), None);
     assert!(refresh.get("rt-kept").await.unwrap().is_some());

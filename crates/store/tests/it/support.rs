@@ -287,3 +287,23 @@ pub async fn create_user_and_client(store: &Store) {
     create_user(store, "u-1", "alice").await;
     create_client(store, "ts_app", "App", NOW).await;
 }
+
+/// User `u-2` and client `ts_other`, beside `create_user_and_client`'s: the cascade
+/// cases delete these and check that the others' rows stay.
+pub async fn create_other_user_and_client(store: &Store) {
+    create_user(store, "u-2", "bob").await;
+    create_client(store, "ts_other", "Other", NOW).await;
+}
+
+pub async fn delete_other_user_and_client(store: &Store) {
+    store
+        .clients()
+        .delete(&id("ts_other"), &audit("client.deleted", "ts_other"))
+        .await
+        .unwrap();
+    store
+        .users()
+        .delete("u-2", &audit("user.deleted", "u-2"))
+        .await
+        .unwrap();
+}
