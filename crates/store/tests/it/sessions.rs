@@ -136,7 +136,7 @@ async fn sessions_listed_revoked_per_user_and_purged(env: Env) {
     );
     assert_eq!(
         sessions.list_for_user("u-2", at(50)).await.unwrap(),
-        [other.clone()]
+        std::slice::from_ref(&other)
     );
     assert_eq!(
         sessions
