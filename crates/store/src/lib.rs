@@ -25,16 +25,22 @@ macro_rules! dispatch {
 }
 
 mod audit;
+mod authorization_codes;
 mod bootstrap;
 mod clients;
+mod consents;
 mod engine;
 mod error;
+mod expiry;
 mod group_commit;
 mod records;
+mod refresh_tokens;
 mod rows;
 mod schema;
 mod scopes;
 mod secrets;
+mod sessions;
+mod sign_in_failures;
 mod signing_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -42,12 +48,17 @@ mod tokens;
 mod users;
 
 pub use audit::AuditLog;
+pub use authorization_codes::AuthorizationCodes;
 pub use bootstrap::Bootstrap;
 pub use clients::Clients;
+pub use consents::Consents;
 pub use error::StoreError;
 pub use records::*;
+pub use refresh_tokens::RefreshTokens;
 pub use scopes::Scopes;
 pub use secrets::Secrets;
+pub use sessions::Sessions;
+pub use sign_in_failures::SignInFailures;
 pub use signing_keys::SigningKeys;
 pub use tokens::Tokens;
 pub use users::Users;
@@ -176,6 +187,21 @@ impl Store {
     }
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens { store: self }
+    }
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { store: self }
+    }
+    pub fn authorization_codes(&self) -> AuthorizationCodes<'_> {
+        AuthorizationCodes { store: self }
+    }
+    pub fn refresh_tokens(&self) -> RefreshTokens<'_> {
+        RefreshTokens { store: self }
+    }
+    pub fn consents(&self) -> Consents<'_> {
+        Consents { store: self }
+    }
+    pub fn sign_in_failures(&self) -> SignInFailures<'_> {
+        SignInFailures { store: self }
     }
     pub fn audit(&self) -> AuditLog<'_> {
         AuditLog { store: self }

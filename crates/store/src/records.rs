@@ -127,3 +127,91 @@ pub struct BootstrapPlan {
     pub clients: Vec<(Client, Option<SecretRecord>)>,
     pub admin_user: UserRecord,
 }
+
+/// A browser session. `id_hash` is the hex hash of the cookie's random id; the store
+/// never sees the id itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub user_id: String,
+    /// When the user last proved who they are (OIDC `auth_time`).
+    pub auth_time: Timestamp,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// Never later than `absolute_expires_at`: the store clamps it.
+    pub idle_expires_at: Timestamp,
+    pub absolute_expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl SessionRecord {
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.idle_expires_at > now && self.absolute_expires_at > now
+    }
+}
+
+/// An authorization code, stored by the hex hash of its value, with what it binds
+/// and, once redeemed, what its redemption issued (so that a replay can revoke it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRecord {
+    pub code_hash: String,
+    pub client_id: ClientId,
+    pub user_id: String,
+    pub session_id_hash: Option<String>,
+    pub redirect_uri: String,
+    pub scope: String,
+    /// The S256 challenge; `None` when the request carried none.
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: Timestamp,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub redeemed_at: Option<Timestamp>,
+    pub access_token_jti: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+    pub refresh_family_id: Option<String>,
+}
+
+/// One refresh token of a family (the chain of rotations from one grant), stored by
+/// the hex hash of its value. The access token issued with it is recorded so that
+/// revoking the family revokes that too; the first token of a family should carry the
+/// access token of the code redemption that started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: ClientId,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: Timestamp,
+    pub session_id_hash: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub rotated_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub access_token_jti: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+}
+
+/// What a rotation found. Only `Rotated` stored the new token; the others carry the
+/// presented token's stored state for the caller to judge (reuse, grace window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// Rotated before (by an earlier request, or a concurrent one that won).
+    AlreadyRotated(RefreshTokenRecord),
+    Revoked(RefreshTokenRecord),
+    /// Past its expiry, never rotated nor revoked: no reuse, just too late.
+    Expired(RefreshTokenRecord),
+    Unknown,
+}
+
+/// What a user allowed a client: the scopes granted so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub user_id: String,
+    pub client_id: ClientId,
+    /// Space-separated scope names.
+    pub scope: String,
+    pub granted_at: Timestamp,
+}

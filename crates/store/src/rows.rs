@@ -128,7 +128,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::backend(format!("stored {what} `{value}` is not valid"))
 }
 
-fn client_id(raw: &str) -> Result<ClientId, StoreError> {
+pub(crate) fn client_id(raw: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(raw).ok_or_else(|| corrupt("client id", raw))
 }
 

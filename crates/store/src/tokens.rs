@@ -35,11 +35,11 @@ impl Tokens<'_> {
 }
 
 for_each_engine! {
-    pub(crate) async fn revoke_access_token(
-        db: &Db,
+    /// On `conn`, so that a revocation can join another write's transaction (a replayed code's).
+    pub(crate) async fn insert_revoked(
+        conn: &mut Conn,
         revoked: &RevokedAccessToken,
     ) -> Result<(), StoreError> {
-        let _turn = db.turn_to_write().await?;
         sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (jti) DO NOTHING",
@@ -47,10 +47,19 @@ for_each_engine! {
         .bind(&revoked.jti)
         .bind(revoked.client_id.as_str())
         .bind(revoked.expires_at.0)
-        .execute(&db.pool)
+        .execute(conn)
         .await
         .map_err(error)?;
         Ok(())
+    }
+
+    pub(crate) async fn revoke_access_token(
+        db: &Db,
+        revoked: &RevokedAccessToken,
+    ) -> Result<(), StoreError> {
+        let _turn = db.turn_to_write().await?;
+        let mut conn = db.pool.acquire().await.map_err(error)?;
+        insert_revoked(&mut conn, revoked).await
     }
 
     pub(crate) async fn is_access_token_revoked(db: &Db, jti: &str) -> Result<bool, StoreError> {
@@ -73,12 +82,6 @@ for_each_engine! {
     }
 
     pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
-        let _turn = db.turn_to_write().await?;
-        let done = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= $1")
-            .bind(now.0)
-            .execute(&db.pool)
-            .await
-            .map_err(error)?;
-        Ok(done.rows_affected())
+        expiry::purge(db, "DELETE FROM revoked_access_tokens WHERE expires_at <= $1", now.0).await
     }
 }

@@ -53,3 +53,13 @@ macro_rules! for_each_engine {
     };
 }
 pub(crate) use for_each_engine;
+
+/// The driver error of a write, where a row it names through a foreign key (a user, a
+/// client) does not exist, perhaps deleted a moment before: that is `NotFound`, not a
+/// failure. Anything else is mapped by the engine's `error`.
+pub(crate) fn or_missing(err: sqlx::Error, error: fn(sqlx::Error) -> StoreError) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => error(err),
+    }
+}

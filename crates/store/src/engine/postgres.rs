@@ -12,8 +12,9 @@ use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
-    audit::postgres as audit, clients::postgres as clients, scopes::postgres as scopes,
-    secrets::postgres as secrets, users::postgres as users,
+    audit::postgres as audit, clients::postgres as clients, expiry::postgres as expiry,
+    refresh_tokens::postgres as refresh_tokens, scopes::postgres as scopes,
+    secrets::postgres as secrets, tokens::postgres as tokens, users::postgres as users,
 };
 
 /// Its `run` takes a session-level advisory lock, so instances starting together on one

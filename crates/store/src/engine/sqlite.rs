@@ -19,8 +19,9 @@ use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
-    audit::sqlite as audit, clients::sqlite as clients, scopes::sqlite as scopes,
-    secrets::sqlite as secrets, users::sqlite as users,
+    audit::sqlite as audit, clients::sqlite as clients, expiry::sqlite as expiry,
+    refresh_tokens::sqlite as refresh_tokens, scopes::sqlite as scopes, secrets::sqlite as secrets,
+    tokens::sqlite as tokens, users::sqlite as users,
 };
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

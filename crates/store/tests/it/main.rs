@@ -10,11 +10,16 @@
 mod support;
 
 mod audit;
+mod authorization_codes;
 mod bootstrap;
 mod clients;
+mod consents;
 mod keys;
 mod lifecycle;
+mod refresh_tokens;
 mod scopes;
 mod secrets;
+mod sessions;
+mod sign_in_failures;
 mod tokens;
 mod users;

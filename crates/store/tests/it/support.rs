@@ -10,8 +10,8 @@ use thetasecure_core::secret::SecretHash;
 use thetasecure_core::user::{User, UserProfile, UserStatus};
 use thetasecure_store::testing::TestDatabase;
 use thetasecure_store::{
-    AuditEntry, ClientFilter, Engine, ScopeRecord, SecretRecord, SigningKeyRecord, Store,
-    UserRecord,
+    AuditEntry, ClientFilter, Engine, RefreshTokenRecord, ScopeRecord, SecretRecord,
+    SigningKeyRecord, Store, UserRecord,
 };
 
 /// What a case gets: a migrated store on a fresh database, and that database's URL (to
@@ -251,4 +251,59 @@ pub fn user(id: &str, username: &str, is_admin: bool, created_at: Timestamp) -> 
         },
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${id}"),
     }
+}
+
+/// Stores `user(id, username, false, NOW)`.
+pub async fn create_user(store: &Store, id: &str, username: &str) {
+    store
+        .users()
+        .create(&user(id, username, false, NOW), &audit("user.created", id))
+        .await
+        .unwrap();
+}
+
+/// A refresh token of `family` for user `u-1` and client `ts_app`, issued at
+/// `created_at` with access token `jti-<hash>`, both living an hour.
+pub fn refresh_token(hash: &str, family: &str, created_at: Timestamp) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: hash.to_owned(),
+        family_id: family.to_owned(),
+        client_id: id("ts_app"),
+        user_id: "u-1".to_owned(),
+        scope: "openid offline_access".to_owned(),
+        auth_time: NOW,
+        session_id_hash: Some("s-hash".to_owned()),
+        created_at,
+        expires_at: created_at.plus_seconds(3600),
+        rotated_at: None,
+        revoked_at: None,
+        access_token_jti: Some(format!("jti-{hash}")),
+        access_token_expires_at: Some(created_at.plus_seconds(3600)),
+    }
+}
+
+/// User `u-1` and client `ts_app`, what the end-user cases issue to.
+pub async fn create_user_and_client(store: &Store) {
+    create_user(store, "u-1", "alice").await;
+    create_client(store, "ts_app", "App", NOW).await;
+}
+
+/// User `u-2` and client `ts_other`, beside `create_user_and_client`'s: the cascade
+/// cases delete these and check that the others' rows stay.
+pub async fn create_other_user_and_client(store: &Store) {
+    create_user(store, "u-2", "bob").await;
+    create_client(store, "ts_other", "Other", NOW).await;
+}
+
+pub async fn delete_other_user_and_client(store: &Store) {
+    store
+        .clients()
+        .delete(&id("ts_other"), &audit("client.deleted", "ts_other"))
+        .await
+        .unwrap();
+    store
+        .users()
+        .delete("u-2", &audit("user.deleted", "u-2"))
+        .await
+        .unwrap();
 }

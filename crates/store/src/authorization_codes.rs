@@ -1,0 +1,252 @@
+//! Authorization codes. A redemption is one compare-and-set on the code in the
+//! transaction that stores the refresh token it issues, so exactly one of concurrent
+//! redemptions wins; a replay revokes what the winner was issued. Written once for
+//! both engines.
+
+use thetasecure_core::Timestamp;
+
+use crate::engine::{for_each_engine, or_missing};
+use crate::refresh_tokens::Owner;
+use crate::rows::client_id;
+use crate::{
+    AuditEntry, AuthorizationCodeRecord, RefreshTokenRecord, RevokedAccessToken, Store, StoreError,
+};
+
+pub struct AuthorizationCodes<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl AuthorizationCodes<'_> {
+    /// Conflict if the hash exists; NotFound if the user or client does not.
+    pub async fn insert(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        dispatch!(self.store, insert(code))
+    }
+    /// The code whatever its state.
+    pub async fn get(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        dispatch!(self.store, get(code_hash))
+    }
+    /// Marks the code redeemed at `now` with what the redemption issues, and stores
+    /// `refresh` (the first token of its family), if the code is unredeemed and
+    /// unexpired. True for the one caller that did; false, with nothing written, for
+    /// any other, never an error.
+    pub async fn redeem(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+        access_token_jti: &str,
+        access_token_expires_at: Timestamp,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(
+            self.store,
+            redeem(
+                code_hash,
+                now,
+                access_token_jti,
+                access_token_expires_at,
+                refresh
+            )
+        )
+    }
+    /// For a replayed code: revokes the refresh family its redemption started (every
+    /// token, and their access tokens) and the access token it issued, with the audit
+    /// entry, in one transaction. NotFound if the code is unknown.
+    pub async fn revoke_grants(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.store, revoke_grants(code_hash, now, audit))
+    }
+    /// Deletes the codes expired by `now`, keeping a redeemed one until the access
+    /// token it issued has expired too, so that a replay is recognised until then.
+    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        dispatch!(self.store, purge_expired(now))
+    }
+}
+
+macro_rules! code_columns {
+    () => {
+        "code_hash, client_id, user_id, session_id_hash, redirect_uri, scope, \
+         code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, \
+         access_token_jti, access_token_expires_at, refresh_family_id"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct CodeRow {
+    code_hash: String,
+    client_id: String,
+    user_id: String,
+    session_id_hash: Option<String>,
+    redirect_uri: String,
+    scope: String,
+    code_challenge: Option<String>,
+    nonce: Option<String>,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+    redeemed_at: Option<i64>,
+    access_token_jti: Option<String>,
+    access_token_expires_at: Option<i64>,
+    refresh_family_id: Option<String>,
+}
+
+impl CodeRow {
+    fn into_record(self) -> Result<AuthorizationCodeRecord, StoreError> {
+        Ok(AuthorizationCodeRecord {
+            code_hash: self.code_hash,
+            client_id: client_id(&self.client_id)?,
+            user_id: self.user_id,
+            session_id_hash: self.session_id_hash,
+            redirect_uri: self.redirect_uri,
+            scope: self.scope,
+            code_challenge: self.code_challenge,
+            nonce: self.nonce,
+            auth_time: Timestamp(self.auth_time),
+            created_at: Timestamp(self.created_at),
+            expires_at: Timestamp(self.expires_at),
+            redeemed_at: self.redeemed_at.map(Timestamp),
+            access_token_jti: self.access_token_jti,
+            access_token_expires_at: self.access_token_expires_at.map(Timestamp),
+            refresh_family_id: self.refresh_family_id,
+        })
+    }
+}
+
+/// What a redemption issued, as a replay needs it.
+#[derive(sqlx::FromRow)]
+struct Issued {
+    client_id: String,
+    access_token_jti: Option<String>,
+    access_token_expires_at: Option<i64>,
+    refresh_family_id: Option<String>,
+}
+
+for_each_engine! {
+    pub(crate) async fn insert(db: &Db, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        let _turn = db.turn_to_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO authorization_codes (",
+            code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(&code.code_hash)
+        .bind(code.client_id.as_str())
+        .bind(&code.user_id)
+        .bind(&code.session_id_hash)
+        .bind(&code.redirect_uri)
+        .bind(&code.scope)
+        .bind(&code.code_challenge)
+        .bind(&code.nonce)
+        .bind(code.auth_time.0)
+        .bind(code.created_at.0)
+        .bind(code.expires_at.0)
+        .bind(code.redeemed_at.map(|t| t.0))
+        .bind(&code.access_token_jti)
+        .bind(code.access_token_expires_at.map(|t| t.0))
+        .bind(&code.refresh_family_id)
+        .execute(&db.pool)
+        .await
+        .map_err(|e| or_missing(e, error))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get(db: &Db, code_hash: &str) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        let row: Option<CodeRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            code_columns!(),
+            " FROM authorization_codes WHERE code_hash = $1"
+        ))
+        .bind(code_hash)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(error)?;
+        row.map(CodeRow::into_record).transpose()
+    }
+
+    pub(crate) async fn redeem(
+        db: &Db,
+        code_hash: &str,
+        now: Timestamp,
+        access_token_jti: &str,
+        access_token_expires_at: Timestamp,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(db).await?;
+        // A concurrent redemption holds the row until it commits; this one then finds
+        // `redeemed_at` set and changes nothing.
+        let won = sqlx::query(
+            "UPDATE authorization_codes
+             SET redeemed_at = $2, access_token_jti = $3, access_token_expires_at = $4,
+                 refresh_family_id = $5
+             WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
+        )
+        .bind(code_hash)
+        .bind(now.0)
+        .bind(access_token_jti)
+        .bind(access_token_expires_at.0)
+        .bind(refresh.map(|token| token.family_id.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?
+        .rows_affected()
+            == 1;
+        if !won {
+            rollback(tx).await?;
+            return Ok(false);
+        }
+        if let Some(token) = refresh {
+            refresh_tokens::insert_in(&mut tx, token).await?;
+        }
+        commit(tx).await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn revoke_grants(
+        db: &Db,
+        code_hash: &str,
+        now: Timestamp,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(db).await?;
+        let issued: Option<Issued> = sqlx::query_as(
+            "SELECT client_id, access_token_jti, access_token_expires_at, refresh_family_id
+             FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?;
+        let issued = issued.ok_or(StoreError::NotFound)?;
+        if let Some(family_id) = &issued.refresh_family_id {
+            refresh_tokens::revoke_in(&mut tx, Owner::Family, family_id, now).await?;
+        }
+        if let (Some(jti), Some(expires_at)) = (issued.access_token_jti, issued.access_token_expires_at)
+            && expires_at > now.0
+        {
+            let revoked = RevokedAccessToken {
+                jti,
+                client_id: client_id(&issued.client_id)?,
+                expires_at: Timestamp(expires_at),
+            };
+            tokens::insert_revoked(&mut tx, &revoked).await?;
+        }
+        audit::finish(tx, entry).await
+    }
+
+    pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
+        expiry::purge(
+            db,
+            "DELETE FROM authorization_codes
+             WHERE expires_at <= $1
+               AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1)",
+            now.0,
+        )
+        .await
+    }
+}

@@ -1,0 +1,345 @@
+//! Refresh tokens and their families. A rotation is one compare-and-set on the
+//! presented token in the transaction that stores its successor, so exactly one of
+//! two concurrent rotations wins. Revoking tokens also revokes the access tokens
+//! recorded with them (`revoked_access_tokens`). Written once for both engines.
+
+use thetasecure_core::Timestamp;
+use thetasecure_core::ids::ClientId;
+
+use crate::engine::{for_each_engine, or_missing};
+use crate::rows::client_id;
+use crate::{AuditEntry, RefreshTokenRecord, Rotation, Store, StoreError};
+
+pub struct RefreshTokens<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl RefreshTokens<'_> {
+    /// Stores a token outside any rotation (the first of a family issued by a grant
+    /// that redeems no code). Conflict if the hash exists; NotFound if the user or
+    /// client does not.
+    pub async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        dispatch!(self.store, insert(token))
+    }
+    /// The token whatever its state.
+    pub async fn get(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        dispatch!(self.store, get(token_hash))
+    }
+    /// Retires `old_hash` and stores `new` in its place, if `old_hash` is live at `now`
+    /// (never rotated, not revoked, not expired). Otherwise nothing is written and the
+    /// presented token's state is returned, never an error: of concurrent rotations of
+    /// one token exactly one gets `Rotated`, the others `AlreadyRotated`.
+    pub async fn rotate(
+        &self,
+        old_hash: &str,
+        now: Timestamp,
+        new: &RefreshTokenRecord,
+    ) -> Result<Rotation, StoreError> {
+        dispatch!(self.store, rotate(old_hash, now, new))
+    }
+    /// Revokes every token of the family and the access tokens recorded with them, with
+    /// the audit entry when given (reuse detection, an admin), in one transaction;
+    /// returns how many tokens it revoked (rotated ones included).
+    pub async fn revoke_family(
+        &self,
+        family_id: &str,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.store, revoke_family(family_id, now, audit))
+    }
+    /// As `revoke_family`, for every token of the user.
+    pub async fn revoke_for_user(
+        &self,
+        user_id: &str,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        dispatch!(
+            self.store,
+            revoke_owned(Owner::User, user_id, at, Some(audit))
+        )
+    }
+    /// As `revoke_family`, for every token of the client.
+    pub async fn revoke_for_client(
+        &self,
+        client_id: &ClientId,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        dispatch!(
+            self.store,
+            revoke_owned(Owner::Client, client_id.as_str(), at, Some(audit))
+        )
+    }
+    /// The live head token (neither rotated, revoked nor expired) of each of the user's
+    /// live families, newest first.
+    pub async fn list_families_for_user(
+        &self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshTokenRecord>, StoreError> {
+        dispatch!(self.store, list_families_for_user(user_id, now))
+    }
+    /// Deletes the tokens expired by `now`; returns how many. A rotated token is kept
+    /// until then, so presenting it again is still seen as reuse.
+    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        dispatch!(self.store, purge_expired(now))
+    }
+}
+
+/// Whose tokens a revocation takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner {
+    Family,
+    User,
+    Client,
+}
+
+/// The statements revoking the tokens whose `$column` is `$1` at `$2`: lock them (on
+/// PostgreSQL, so that a rotation in flight commits first and its new token is seen by
+/// the statements that follow, each with a fresh snapshot at READ COMMITTED; in one
+/// order, so two revocations cannot deadlock), revoke their recorded access tokens
+/// still unexpired, and mark every one not yet revoked.
+macro_rules! revocation {
+    ($column:literal) => {
+        (
+            concat!(
+                "SELECT token_hash FROM refresh_tokens WHERE ",
+                $column,
+                " = $1 ORDER BY token_hash",
+                for_update!()
+            ),
+            concat!(
+                "INSERT INTO revoked_access_tokens (jti, client_id, expires_at)
+                 SELECT access_token_jti, client_id, access_token_expires_at
+                 FROM refresh_tokens
+                 WHERE ",
+                $column,
+                " = $1 AND access_token_jti IS NOT NULL AND access_token_expires_at > $2
+                 ON CONFLICT (jti) DO NOTHING"
+            ),
+            concat!(
+                "UPDATE refresh_tokens SET revoked_at = $2 WHERE ",
+                $column,
+                " = $1 AND revoked_at IS NULL"
+            ),
+        )
+    };
+}
+
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, family_id, client_id, user_id, scope, auth_time, session_id_hash, \
+         created_at, expires_at, rotated_at, revoked_at, access_token_jti, \
+         access_token_expires_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshTokenRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    scope: String,
+    auth_time: i64,
+    session_id_hash: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+    access_token_jti: Option<String>,
+    access_token_expires_at: Option<i64>,
+}
+
+impl RefreshTokenRow {
+    fn into_record(self) -> Result<RefreshTokenRecord, StoreError> {
+        Ok(RefreshTokenRecord {
+            token_hash: self.token_hash,
+            family_id: self.family_id,
+            client_id: client_id(&self.client_id)?,
+            user_id: self.user_id,
+            scope: self.scope,
+            auth_time: Timestamp(self.auth_time),
+            session_id_hash: self.session_id_hash,
+            created_at: Timestamp(self.created_at),
+            expires_at: Timestamp(self.expires_at),
+            rotated_at: self.rotated_at.map(Timestamp),
+            revoked_at: self.revoked_at.map(Timestamp),
+            access_token_jti: self.access_token_jti,
+            access_token_expires_at: self.access_token_expires_at.map(Timestamp),
+        })
+    }
+}
+
+/// Why a token that lost its compare-and-set could not be rotated.
+fn refused(token: Option<RefreshTokenRecord>) -> Rotation {
+    match token {
+        None => Rotation::Unknown,
+        Some(token) if token.revoked_at.is_some() => Rotation::Revoked(token),
+        Some(token) if token.rotated_at.is_some() => Rotation::AlreadyRotated(token),
+        Some(token) => Rotation::Expired(token),
+    }
+}
+
+for_each_engine! {
+    /// In the caller's transaction: a rotation, or the code redemption that starts a family.
+    pub(crate) async fn insert_in(conn: &mut Conn, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&token.token_hash)
+        .bind(&token.family_id)
+        .bind(token.client_id.as_str())
+        .bind(&token.user_id)
+        .bind(&token.scope)
+        .bind(token.auth_time.0)
+        .bind(&token.session_id_hash)
+        .bind(token.created_at.0)
+        .bind(token.expires_at.0)
+        .bind(token.rotated_at.map(|t| t.0))
+        .bind(token.revoked_at.map(|t| t.0))
+        .bind(&token.access_token_jti)
+        .bind(token.access_token_expires_at.map(|t| t.0))
+        .execute(conn)
+        .await
+        .map_err(|e| or_missing(e, error))?;
+        Ok(())
+    }
+
+    pub(crate) async fn insert(db: &Db, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let mut tx = begin_write(db).await?;
+        insert_in(&mut tx, token).await?;
+        commit(tx).await
+    }
+
+    async fn get_on(conn: &mut Conn, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let row: Option<RefreshTokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            refresh_columns!(),
+            " FROM refresh_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await
+        .map_err(error)?;
+        row.map(RefreshTokenRow::into_record).transpose()
+    }
+
+    pub(crate) async fn get(db: &Db, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let mut conn = db.pool.acquire().await.map_err(error)?;
+        get_on(&mut conn, token_hash).await
+    }
+
+    pub(crate) async fn rotate(
+        db: &Db,
+        old_hash: &str,
+        now: Timestamp,
+        new: &RefreshTokenRecord,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = begin_write(db).await?;
+        // A concurrent rotation holds the row until it commits; this one then finds
+        // `rotated_at` set and changes nothing.
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $2
+             WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
+               AND expires_at > $2",
+        )
+        .bind(old_hash)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?
+        .rows_affected()
+            == 1;
+        if won {
+            insert_in(&mut tx, new).await?;
+            commit(tx).await?;
+            return Ok(Rotation::Rotated);
+        }
+        let old = get_on(&mut tx, old_hash).await?;
+        rollback(tx).await?;
+        Ok(refused(old))
+    }
+
+    /// Revokes the tokens `owner` names by `value`, and their access tokens, in `tx`;
+    /// returns how many tokens were not revoked before.
+    pub(crate) async fn revoke_in(
+        tx: &mut Tx,
+        owner: Owner,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let (lock, deny_access_tokens, revoke) = match owner {
+            Owner::Family => revocation!("family_id"),
+            Owner::User => revocation!("user_id"),
+            Owner::Client => revocation!("client_id"),
+        };
+        sqlx::query(lock).bind(value).execute(&mut **tx).await.map_err(error)?;
+        sqlx::query(deny_access_tokens)
+            .bind(value)
+            .bind(now.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(error)?;
+        let done = sqlx::query(revoke)
+            .bind(value)
+            .bind(now.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(error)?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn revoke_owned(
+        db: &Db,
+        owner: Owner,
+        value: &str,
+        now: Timestamp,
+        entry: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = begin_write(db).await?;
+        let revoked = revoke_in(&mut tx, owner, value, now).await?;
+        match entry {
+            Some(entry) => audit::finish(tx, entry).await?,
+            None => commit(tx).await?,
+        }
+        Ok(revoked)
+    }
+
+    pub(crate) async fn revoke_family(
+        db: &Db,
+        family_id: &str,
+        now: Timestamp,
+        entry: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
+        revoke_owned(db, Owner::Family, family_id, now, entry).await
+    }
+
+    pub(crate) async fn list_families_for_user(
+        db: &Db,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshTokenRecord>, StoreError> {
+        let rows: Vec<RefreshTokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            refresh_columns!(),
+            " FROM refresh_tokens
+             WHERE user_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+             ORDER BY created_at DESC, token_hash DESC"
+        ))
+        .bind(user_id)
+        .bind(now.0)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(error)?;
+        rows.into_iter().map(RefreshTokenRow::into_record).collect()
+    }
+
+    pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
+        expiry::purge(db, "DELETE FROM refresh_tokens WHERE expires_at <= $1", now.0).await
+    }
+}

@@ -1,0 +1,348 @@
+use thetasecure_store::{RefreshTokenRecord, Rotation, StoreError};
+
+use crate::support::*;
+
+conformance!(
+    refresh_tokens_rotate_once,
+    a_failed_rotation_writes_nothing,
+    families_revoked_by_family_user_and_client,
+    refresh_tokens_are_purged_after_expiry,
+    concurrent_rotations_have_one_winner,
+    a_revocation_racing_a_rotation_leaves_no_live_token,
+    refresh_tokens_go_with_their_user_and_client
+);
+
+fn rotated(token: &RefreshTokenRecord, at: thetasecure_core::Timestamp) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        rotated_at: Some(at),
+        ..token.clone()
+    }
+}
+
+async fn refresh_tokens_rotate_once(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    let rt1 = refresh_token("rt1", "fam-1", NOW);
+    refresh.insert(&rt1).await.unwrap();
+    assert_eq!(refresh.get("rt1").await.unwrap(), Some(rt1.clone()));
+    assert_eq!(refresh.get("RT1").await.unwrap(), None);
+    assert!(matches!(
+        refresh.insert(&rt1).await.unwrap_err(),
+        StoreError::Conflict(_)
+    ));
+    let mut stray = refresh_token("rt9", "fam-9", NOW);
+    stray.user_id = "u-9".to_owned();
+    assert_eq!(
+        refresh.insert(&stray).await.unwrap_err(),
+        StoreError::NotFound
+    );
+
+    let rt2 = refresh_token("rt2", "fam-1", at(10));
+    assert_eq!(
+        refresh.rotate("rt1", at(10), &rt2).await.unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        refresh.get("rt1").await.unwrap(),
+        Some(rotated(&rt1, at(10)))
+    );
+    assert_eq!(refresh.get("rt2").await.unwrap(), Some(rt2.clone()));
+
+    // Presenting rt1 again is reuse: its state comes back and nothing is stored.
+    let rt3 = refresh_token("rt3", "fam-1", at(11));
+    assert_eq!(
+        refresh.rotate("rt1", at(11), &rt3).await.unwrap(),
+        Rotation::AlreadyRotated(rotated(&rt1, at(10)))
+    );
+    assert_eq!(refresh.get("rt3").await.unwrap(), None);
+    assert_eq!(
+        refresh.rotate("nope", at(11), &rt3).await.unwrap(),
+        Rotation::Unknown
+    );
+
+    // At its expiry a token is just too late, not reused.
+    let late = refresh_token("rt4", "fam-4", NOW);
+    refresh.insert(&late).await.unwrap();
+    assert_eq!(
+        refresh
+            .rotate(
+                "rt4",
+                late.expires_at,
+                &refresh_token("rt5", "fam-4", late.expires_at)
+            )
+            .await
+            .unwrap(),
+        Rotation::Expired(late.clone())
+    );
+    assert_eq!(refresh.get("rt5").await.unwrap(), None);
+
+    refresh.revoke_family("fam-1", at(20), None).await.unwrap();
+    let revoked = refresh.get("rt2").await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(20)));
+    assert_eq!(
+        refresh.rotate("rt2", at(21), &rt3).await.unwrap(),
+        Rotation::Revoked(revoked)
+    );
+    assert!(matches!(
+        refresh.rotate("rt1", at(21), &rt3).await.unwrap(),
+        Rotation::Revoked(_)
+    ));
+    assert_eq!(refresh.get("rt3").await.unwrap(), None);
+}
+
+async fn a_failed_rotation_writes_nothing(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    let rt1 = refresh_token("rt1", "fam-1", NOW);
+    let taken = refresh_token("taken", "fam-2", NOW);
+    refresh.insert(&rt1).await.unwrap();
+    refresh.insert(&taken).await.unwrap();
+    let err = refresh
+        .rotate("rt1", at(1), &refresh_token("taken", "fam-1", at(1)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(refresh.get("rt1").await.unwrap(), Some(rt1), "still live");
+    assert_eq!(refresh.get("taken").await.unwrap(), Some(taken));
+    assert_eq!(
+        refresh
+            .rotate("rt1", at(2), &refresh_token("rt2", "fam-1", at(2)))
+            .await
+            .unwrap(),
+        Rotation::Rotated
+    );
+}
+
+async fn families_revoked_by_family_user_and_client(env: Env) {
+    create_user_and_client(&env.store).await;
+    create_other_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    let tokens = env.store.tokens();
+    // fam-1: rt1 rotated to rt2 (u-1, ts_app); fam-3: rt3 (u-1, ts_other);
+    // fam-4 and fam-5: rt4 and rt5 (u-2, ts_app), rt5's access token expired at(5).
+    refresh
+        .insert(&refresh_token("rt1", "fam-1", at(0)))
+        .await
+        .unwrap();
+    let rt2 = refresh_token("rt2", "fam-1", at(1));
+    refresh.rotate("rt1", at(1), &rt2).await.unwrap();
+    let mut rt3 = refresh_token("rt3", "fam-3", at(2));
+    rt3.client_id = id("ts_other");
+    refresh.insert(&rt3).await.unwrap();
+    let mut rt4 = refresh_token("rt4", "fam-4", at(3));
+    rt4.user_id = "u-2".to_owned();
+    refresh.insert(&rt4).await.unwrap();
+    let mut rt5 = refresh_token("rt5", "fam-5", at(3));
+    rt5.user_id = "u-2".to_owned();
+    rt5.access_token_expires_at = Some(at(5));
+    refresh.insert(&rt5).await.unwrap();
+
+    assert_eq!(
+        refresh.list_families_for_user("u-1", at(10)).await.unwrap(),
+        [rt3.clone(), rt2.clone()],
+        "each family's head, newest first"
+    );
+
+    // A family: both tokens, rotated one included, and both access tokens.
+    assert_eq!(
+        refresh.revoke_family("fam-1", at(10), None).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        refresh.revoke_family("fam-1", at(11), None).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        refresh.list_families_for_user("u-1", at(11)).await.unwrap(),
+        [rt3.clone()]
+    );
+    let mut revoked = tokens
+        .revoked_among(&["jti-rt1", "jti-rt2", "jti-rt3", "jti-rt4", "jti-rt5"])
+        .await
+        .unwrap();
+    revoked.sort();
+    assert_eq!(revoked, ["jti-rt1", "jti-rt2"]);
+
+    // A client's tokens.
+    let n = refresh
+        .revoke_for_client(
+            &id("ts_other"),
+            at(20),
+            &audit("client.tokens_revoked", "ts_other"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        refresh.get("rt3").await.unwrap().unwrap().revoked_at,
+        Some(at(20))
+    );
+    assert!(tokens.is_access_token_revoked("jti-rt3").await.unwrap());
+    assert!(
+        refresh
+            .list_families_for_user("u-1", at(20))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(refresh.get("rt4").await.unwrap().unwrap().revoked_at, None);
+
+    // A user's tokens; an access token already expired needs no revocation record.
+    let n = refresh
+        .revoke_for_user("u-2", at(30), &audit("user.tokens_revoked", "u-2"))
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(
+        refresh
+            .list_families_for_user("u-2", at(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(tokens.is_access_token_revoked("jti-rt4").await.unwrap());
+    assert!(!tokens.is_access_token_revoked("jti-rt5").await.unwrap());
+
+    refresh
+        .revoke_family("fam-1", at(40), Some(&audit("refresh.reused", "ts_app")))
+        .await
+        .unwrap();
+    let actions = audit_actions(&env.store).await;
+    for action in [
+        "client.tokens_revoked",
+        "user.tokens_revoked",
+        "refresh.reused",
+    ] {
+        assert_eq!(
+            actions.iter().filter(|a| *a == action).count(),
+            1,
+            "{action}"
+        );
+    }
+}
+
+async fn refresh_tokens_are_purged_after_expiry(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    refresh
+        .insert(&refresh_token("old", "fam-1", at(0)))
+        .await
+        .unwrap();
+    refresh
+        .rotate("old", at(10), &refresh_token("new", "fam-1", at(10)))
+        .await
+        .unwrap();
+    // Both live an hour from their creation.
+    assert_eq!(refresh.purge_expired(at(3599)).await.unwrap(), 0);
+    assert_eq!(refresh.purge_expired(at(3600)).await.unwrap(), 1);
+    assert_eq!(refresh.get("old").await.unwrap(), None);
+    assert!(refresh.get("new").await.unwrap().is_some());
+    assert_eq!(refresh.purge_expired(at(3610)).await.unwrap(), 1);
+    assert_eq!(refresh.get("new").await.unwrap(), None);
+}
+
+async fn concurrent_rotations_have_one_winner(env: Env) {
+    create_user_and_client(&env.store).await;
+    let stores = [env.store.clone(), env.second_store().await];
+    let rt0 = refresh_token("rt0", "fam", NOW);
+    stores[0].refresh_tokens().insert(&rt0).await.unwrap();
+    let racers = (1..=10).map(|n| {
+        let store = stores[n % 2].clone();
+        tokio::spawn(async move {
+            let next = refresh_token(&format!("rt{n}"), "fam", at(1));
+            store.refresh_tokens().rotate("rt0", at(1), &next).await
+        })
+    });
+    let outcomes: Vec<Rotation> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap())
+        .collect();
+    let winners = outcomes.iter().filter(|o| **o == Rotation::Rotated).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    let after = rotated(&rt0, at(1));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == Rotation::Rotated || *o == Rotation::AlreadyRotated(after.clone())),
+        "{outcomes:?}"
+    );
+    let heads = env
+        .store
+        .refresh_tokens()
+        .list_families_for_user("u-1", at(2))
+        .await
+        .unwrap();
+    assert_eq!(heads.len(), 1, "one successor stored");
+    stores[1].close().await;
+}
+
+/// Whichever commits first, a family revoked while one of its tokens is being rotated
+/// ends with no live token: the revocation also takes the new token, or the rotation
+/// finds the old one revoked.
+async fn a_revocation_racing_a_rotation_leaves_no_live_token(env: Env) {
+    create_user_and_client(&env.store).await;
+    let stores = [env.store.clone(), env.second_store().await];
+    for round in 0..10 {
+        let family = format!("fam-{round}");
+        let old = format!("old-{round}");
+        stores[0]
+            .refresh_tokens()
+            .insert(&refresh_token(&old, &family, NOW))
+            .await
+            .unwrap();
+        let (rotator, revoker) = (stores[round % 2].clone(), stores[(round + 1) % 2].clone());
+        let next = refresh_token(&format!("new-{round}"), &family, at(1));
+        let rotation = tokio::spawn({
+            let old = old.clone();
+            async move { rotator.refresh_tokens().rotate(&old, at(1), &next).await }
+        });
+        let revocation = tokio::spawn({
+            let family = family.clone();
+            async move {
+                revoker
+                    .refresh_tokens()
+                    .revoke_family(&family, at(1), None)
+                    .await
+            }
+        });
+        let rotation = rotation.await.unwrap().unwrap();
+        revocation.await.unwrap().unwrap();
+        assert!(
+            matches!(rotation, Rotation::Rotated | Rotation::Revoked(_)),
+            "{rotation:?}"
+        );
+        let live = env
+            .store
+            .refresh_tokens()
+            .list_families_for_user("u-1", at(2))
+            .await
+            .unwrap();
+        assert!(
+            live.is_empty(),
+            "round {round}: {live:?} still live after {rotation:?}"
+        );
+    }
+    stores[1].close().await;
+}
+
+async fn refresh_tokens_go_with_their_user_and_client(env: Env) {
+    create_user_and_client(&env.store).await;
+    create_other_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    let mut of_other_client = refresh_token("rt-client", "fam-1", NOW);
+    of_other_client.client_id = id("ts_other");
+    let mut of_other_user = refresh_token("rt-user", "fam-2", NOW);
+    of_other_user.user_id = "u-2".to_owned();
+    for t in [
+        &refresh_token("rt-kept", "fam-3", NOW),
+        &of_other_client,
+        &of_other_user,
+    ] {
+        refresh.insert(t).await.unwrap();
+    }
+    delete_other_user_and_client(&env.store).await;
+    assert_eq!(refresh.get("rt-client").await.unwrap(), None);
+    assert_eq!(refresh.get("rt-user").await.unwrap(), None);
+    assert!(refresh.get("rt-kept").await.unwrap().is_some());
+}
