@@ -55,6 +55,24 @@ impl fmt::Debug for ClientCredentials {
     }
 }
 
+/// How a client identifies itself at the token endpoint (RFC 6749 §2.3; SPEC 3).
+#[derive(Debug)]
+pub enum ClientAuthentication {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret(ClientCredentials),
+    /// `none`: a public client names itself and proves nothing; PKCE bounds what it gets.
+    Public { client_id: String },
+}
+
+impl ClientAuthentication {
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Secret(credentials) => &credentials.client_id,
+            Self::Public { client_id } => client_id,
+        }
+    }
+}
+
 const AUTH_FAILED: &str = "client authentication failed";
 
 /// Why authentication failed, as far as the throttle is concerned.
@@ -104,6 +122,35 @@ impl App {
                 throttle.record_failure(client_id, source, now);
                 Err(TokenError::InvalidClient(AUTH_FAILED))
             }
+        }
+    }
+
+    /// The active client `authentication` names: a confidential one proved by its secret,
+    /// or a public one (`token_endpoint_auth_method` `none`) by its id alone.
+    pub(crate) async fn authenticate(
+        &self,
+        authentication: &ClientAuthentication,
+    ) -> Result<Arc<ClientEntry>, TokenError> {
+        let client_id = match authentication {
+            ClientAuthentication::Secret(credentials) => {
+                return self.authenticate_client(credentials).await;
+            }
+            ClientAuthentication::Public { client_id } => client_id,
+        };
+        let entry = match ClientId::parse(client_id) {
+            Some(id) => self.client_entry(&id).await?,
+            None => None,
+        };
+        match entry {
+            Some(entry) if entry.client.is_active() => {
+                if entry.client.metadata.is_confidential() {
+                    // Naming a confidential client without its secret proves nothing.
+                    Err(TokenError::InvalidClient(AUTH_FAILED))
+                } else {
+                    Ok(entry)
+                }
+            }
+            _ => Err(TokenError::InvalidClient(AUTH_FAILED)),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod admin_access;
 pub mod audit;
+pub mod authorize;
 pub mod bootstrap;
 pub mod cache;
 mod client_auth;
@@ -16,6 +17,7 @@ pub mod passwords;
 pub mod revoke;
 pub mod scopes;
 pub mod server_key;
+pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
 pub mod token;
@@ -25,11 +27,11 @@ use std::sync::Arc;
 
 use thetasecure_core::Clock;
 use thetasecure_core::discovery::{Capabilities, ServerMetadata};
-use thetasecure_core::grant::GrantType;
+use thetasecure_core::grant::{GrantType, ResponseType};
 use thetasecure_core::secret::SecretHasher;
 use thetasecure_store::{Store, StoreError};
 
-pub use client_auth::ClientCredentials;
+pub use client_auth::{ClientAuthentication, ClientCredentials};
 pub use error::{AdminError, TokenError};
 pub use keys::SigningAlg;
 
@@ -91,7 +93,11 @@ pub enum StartError {
 }
 
 /// The grants this build implements at the token endpoint; discovery lists exactly these.
-pub const IMPLEMENTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
+pub const IMPLEMENTED_GRANTS: &[GrantType] = &[
+    GrantType::AuthorizationCode,
+    GrantType::ClientCredentials,
+    GrantType::RefreshToken,
+];
 
 impl App {
     /// Loads (or first creates) the signing keys. The store must be migrated.
@@ -295,9 +301,9 @@ impl App {
             self.issuer(),
             Capabilities {
                 grant_types: IMPLEMENTED_GRANTS,
-                response_types: &[],
-                pkce_methods: &[],
-                authorization_endpoint: false,
+                response_types: &[ResponseType::Code],
+                pkce_methods: &[thetasecure_core::pkce::S256],
+                authorization_endpoint: true,
                 scopes: scopes.to_vec(),
             },
         ))

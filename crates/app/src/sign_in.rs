@@ -2,6 +2,7 @@
 //! failure to the caller, and costs the same: an unknown or disabled user's attempt
 //! verifies against a stand-in hash, so timing does not tell which usernames exist.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use thetasecure_core::random;
@@ -15,6 +16,9 @@ use crate::{AdminError, App};
 pub enum SignInError {
     #[error("invalid username or password")]
     Refused,
+    /// Too many recent failures for this username or from this address (429).
+    #[error("too many failed sign-ins; retry in {retry_after_seconds} s")]
+    Throttled { retry_after_seconds: u64 },
     #[error(transparent)]
     Failed(#[from] AdminError),
 }
@@ -22,9 +26,66 @@ pub enum SignInError {
 /// The message the sign-in page shows for every refusal.
 pub const SIGN_IN_REFUSED: &str = "Invalid username or password";
 
+/// Failed sign-ins are counted in fixed windows of this length, in the store, so the
+/// limit holds across instances sharing PostgreSQL.
+pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+/// Failures per username (known or not, so the limit tells nothing about which exist)
+/// within a window: enough for typos, too few for guessing (OWASP ASVS 2.2.1).
+pub const MAX_FAILURES_PER_USERNAME: u32 = 5;
+/// Failures per client address within a window: a shared office NAT gets room, a single
+/// machine spraying passwords over many usernames does not.
+pub const MAX_FAILURES_PER_ADDRESS: u32 = 50;
+
 impl App {
-    /// The active user `username` (compared without case) whose password is `password`.
-    pub async fn sign_in(&self, username: &str, password: &str) -> Result<User, SignInError> {
+    /// The active user `username` (compared without case) whose password is `password`,
+    /// asked from `address`. While either the username or the address has had too many
+    /// failures lately, no password is checked at all.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<User, SignInError> {
+        let keys = [
+            (
+                format!("user:{}", username.to_lowercase()),
+                MAX_FAILURES_PER_USERNAME,
+            ),
+            (format!("ip:{address}"), MAX_FAILURES_PER_ADDRESS),
+        ];
+        let now = self.clock().now();
+        let window_ms = FAILURE_WINDOW_SECONDS * 1000;
+        let failures = self.store().sign_in_failures();
+        let store_error = |e| SignInError::Failed(AdminError::from_store(e, "sign-in"));
+        for (key, max) in &keys {
+            if failures
+                .count(key, now, window_ms)
+                .await
+                .map_err(store_error)?
+                >= *max
+            {
+                return Err(SignInError::Throttled {
+                    retry_after_seconds: FAILURE_WINDOW_SECONDS as u64,
+                });
+            }
+        }
+        let checked = self.check_password(username, password).await;
+        match &checked {
+            Err(SignInError::Refused) => {
+                for (key, _) in &keys {
+                    failures
+                        .record(key, now, window_ms)
+                        .await
+                        .map_err(store_error)?;
+                }
+            }
+            Ok(_) => failures.clear(&keys[0].0).await.map_err(store_error)?,
+            Err(_) => {}
+        }
+        checked
+    }
+
+    async fn check_password(&self, username: &str, password: &str) -> Result<User, SignInError> {
         let record = if username.is_empty() || username.chars().count() > 254 {
             None
         } else {
@@ -74,6 +135,7 @@ mod tests {
     #[tokio::test]
     async fn only_an_active_user_with_the_right_password_signs_in() {
         let (_database, app) = sqlite_app(Arc::new(SystemClock)).await;
+        let here = std::net::Ipv4Addr::LOCALHOST.into();
         let new = NewUser {
             fields: UserFields {
                 username: Some("Dora".into()),
@@ -82,7 +144,10 @@ mod tests {
             password: Some("dora's long password".into()),
         };
         let dora = app.create_user(&Actor::cli(), new).await.unwrap();
-        let signed_in = app.sign_in("dORA", "dora's long password").await.unwrap();
+        let signed_in = app
+            .sign_in("dORA", "dora's long password", here)
+            .await
+            .unwrap();
         assert_eq!(signed_in.id, dora.id);
         for (username, password) in [
             ("dora", "dora's long passworD"),
@@ -93,7 +158,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    app.sign_in(username, password).await,
+                    app.sign_in(username, password, here).await,
                     Err(SignInError::Refused)
                 ),
                 "{username}"
@@ -103,8 +168,40 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            app.sign_in("dora", "dora's long password").await,
+            app.sign_in("dora", "dora's long password", here).await,
             Err(SignInError::Refused)
         ));
+    }
+
+    /// Five failures lock the username for the window, whoever asks, right password or
+    /// not; another username from the same address still gets its own tries.
+    #[tokio::test]
+    async fn failures_lock_the_username_for_the_window() {
+        let start = thetasecure_core::Timestamp(1_795_000_000_000);
+        let clock = Arc::new(thetasecure_core::clock::FixedClock::new(start));
+        let (_database, app) = sqlite_app(clock.clone()).await;
+        let new = NewUser {
+            fields: UserFields {
+                username: Some("eve".into()),
+                ..UserFields::default()
+            },
+            password: Some("eve's long password".into()),
+        };
+        app.create_user(&Actor::cli(), new).await.unwrap();
+        let here = std::net::Ipv4Addr::LOCALHOST.into();
+        for _ in 0..MAX_FAILURES_PER_USERNAME {
+            let refused = app.sign_in("eve", "wrong password!", here).await;
+            assert!(matches!(refused, Err(SignInError::Refused)));
+        }
+        let locked = app.sign_in("EVE", "eve's long password", here).await;
+        assert!(matches!(locked, Err(SignInError::Throttled { .. })));
+        let other = app.sign_in("mallory", "any password at all", here).await;
+        assert!(matches!(other, Err(SignInError::Refused)));
+        clock.advance_seconds(FAILURE_WINDOW_SECONDS);
+        assert!(
+            app.sign_in("eve", "eve's long password", here)
+                .await
+                .is_ok()
+        );
     }
 }

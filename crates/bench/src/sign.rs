@@ -27,6 +27,7 @@ async fn mint(State(key): State<Arc<SigningKey>>) -> Response {
     let claims = access_token_claims(
         ISSUER,
         CLIENT_ID,
+        CLIENT_ID,
         SCOPE.to_owned(),
         SystemClock.now(),
         TTL_SECONDS,

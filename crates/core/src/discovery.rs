@@ -8,6 +8,8 @@ use crate::grant::{AuthMethod, GrantType, ResponseType};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerMetadata {
     pub issuer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub introspection_endpoint: String,
@@ -42,6 +44,9 @@ impl ServerMetadata {
             AuthMethod::ClientSecretPost.as_str(),
         ];
         Self {
+            authorization_endpoint: capabilities
+                .authorization_endpoint
+                .then(|| format!("{issuer}/oauth2/authorize")),
             token_endpoint: format!("{issuer}/oauth2/token"),
             jwks_uri: format!("{issuer}/oauth2/jwks"),
             introspection_endpoint: format!("{issuer}/oauth2/introspect"),
@@ -57,7 +62,12 @@ impl ServerMetadata {
                 .iter()
                 .map(|g| g.as_str())
                 .collect(),
-            token_endpoint_auth_methods_supported: secret_methods.clone(),
+            // Public clients (`none`) use the token endpoint only for the code flow.
+            token_endpoint_auth_methods_supported: if capabilities.authorization_endpoint {
+                [secret_methods.as_slice(), &[AuthMethod::None.as_str()]].concat()
+            } else {
+                secret_methods.clone()
+            },
             introspection_endpoint_auth_methods_supported: secret_methods.clone(),
             revocation_endpoint_auth_methods_supported: secret_methods,
             code_challenge_methods_supported: capabilities.pkce_methods.to_vec(),
@@ -92,5 +102,38 @@ mod tests {
         let json = serde_json::to_value(&metadata).unwrap();
         assert!(json.get("authorization_endpoint").is_none());
         assert!(!json.to_string().contains("implicit"));
+        assert_eq!(
+            metadata.token_endpoint_auth_methods_supported,
+            ["client_secret_basic", "client_secret_post"]
+        );
+    }
+
+    #[test]
+    fn the_code_flow_brings_its_endpoint_pkce_and_public_clients() {
+        let metadata = ServerMetadata::build(
+            "https://id.example.com",
+            Capabilities {
+                grant_types: &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+                response_types: &[ResponseType::Code],
+                pkce_methods: &["S256"],
+                authorization_endpoint: true,
+                scopes: vec!["openid".into()],
+            },
+        );
+        assert_eq!(
+            metadata.authorization_endpoint.as_deref(),
+            Some("https://id.example.com/oauth2/authorize")
+        );
+        assert_eq!(metadata.response_types_supported, ["code"]);
+        assert_eq!(metadata.code_challenge_methods_supported, ["S256"]);
+        assert!(metadata.authorization_response_iss_parameter_supported);
+        assert_eq!(
+            metadata.token_endpoint_auth_methods_supported,
+            ["client_secret_basic", "client_secret_post", "none"]
+        );
+        assert_eq!(
+            metadata.introspection_endpoint_auth_methods_supported,
+            ["client_secret_basic", "client_secret_post"]
+        );
     }
 }

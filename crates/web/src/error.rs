@@ -71,6 +71,11 @@ impl ApiError {
         }
     }
 
+    /// What was wrong, as the body's `error_description` says it.
+    pub(crate) fn description(&self) -> &str {
+        &self.description
+    }
+
     pub(crate) fn status(&self) -> StatusCode {
         if self.throttled_for.is_some() {
             return StatusCode::TOO_MANY_REQUESTS;

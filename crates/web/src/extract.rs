@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use data_encoding::BASE64;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use thetasecure_app::ClientCredentials;
+use thetasecure_app::{ClientAuthentication, ClientCredentials};
 use thetasecure_core::OAuthError;
 use thetasecure_core::grant::AuthMethod;
 use thetasecure_core::secret::PlainSecret;
@@ -26,7 +26,7 @@ fn invalid(description: impl Into<String>) -> ApiError {
 
 /// Whether `Content-Type` names one of `accepted`, ignoring case, parameters and the
 /// whitespace around the media type (RFC 9110 §8.3.1).
-fn has_media_type(headers: &HeaderMap, accepted: &[&str]) -> bool {
+pub(crate) fn has_media_type(headers: &HeaderMap, accepted: &[&str]) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return false;
     };
@@ -40,7 +40,7 @@ fn has_media_type(headers: &HeaderMap, accepted: &[&str]) -> bool {
 
 /// The whole body, refused with 413 beyond `MAX_BODY_BYTES` (SECURITY D4): a declared
 /// length is checked before reading, a chunked body as it arrives.
-async fn body_bytes(request: Request) -> Result<Bytes, ApiError> {
+pub(crate) async fn body_bytes(request: Request) -> Result<Bytes, ApiError> {
     let declared_too_large = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -83,7 +83,7 @@ const MAX_PARAMS: usize = 64;
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(encoded: &[u8]) -> Result<Self, ApiError> {
+    pub(crate) fn parse(encoded: &[u8]) -> Result<Self, ApiError> {
         let mut params: Vec<(String, String)> = Vec::new();
         let mut start = 0;
         let ends = memchr::memchr_iter(b'&', encoded).chain([encoded.len()]);
@@ -182,6 +182,30 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
 impl OAuthForm {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name)
+    }
+
+    /// How the client identifies itself: a secret (as [`Self::client_credentials`]), or,
+    /// with neither `Authorization` nor `client_secret`, its `client_id` alone (`none`,
+    /// for public clients, RFC 6749 §2.3 and §3.2.1).
+    pub fn client_authentication(
+        &self,
+        source: IpAddr,
+    ) -> Result<(ClientAuthentication, bool), ApiError> {
+        match (
+            &self.authorization,
+            self.get("client_secret"),
+            self.get("client_id"),
+        ) {
+            (None, None, Some(client_id)) => Ok((
+                ClientAuthentication::Public {
+                    client_id: client_id.to_owned(),
+                },
+                false,
+            )),
+            _ => self
+                .client_credentials(source)
+                .map(|(credentials, basic)| (ClientAuthentication::Secret(credentials), basic)),
+        }
     }
 
     /// The client's credentials, from exactly one of `Authorization: Basic` or the body

@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod oauth;
 mod ops;
+mod pages;
 mod unambiguous_json;
 
 use std::any::Any;
@@ -38,7 +39,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface. With `admin_separate`, the admin API and `/metrics` are left
 /// out; serve them with [`admin_router`] on their own listener.
 pub fn router(app: App, metrics: Metrics, admin_separate: bool) -> HttpService {
-    let mut routes = oauth::routes().merge(ops::public_routes());
+    let mut routes = oauth::routes()
+        .merge(pages::routes())
+        .merge(ops::public_routes());
     if !admin_separate {
         routes = routes
             .merge(admin::routes())

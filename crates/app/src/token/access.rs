@@ -28,9 +28,11 @@ impl ActiveToken {
 }
 
 /// The claims of an access token issued at `issued_at` to `client_id` for `scope`
-/// (RFC 9068 §2.2): the client is its own subject, the issuer also the audience.
+/// (RFC 9068 §2.2): `subject` is the user, or the client itself for client credentials;
+/// the issuer is also the audience.
 pub fn access_token_claims(
     issuer: &str,
+    subject: &str,
     client_id: &str,
     scope: String,
     issued_at: Timestamp,
@@ -39,7 +41,7 @@ pub fn access_token_claims(
     let now = issued_at.unix_seconds();
     AccessTokenClaims {
         iss: issuer.to_owned(),
-        sub: client_id.to_owned(),
+        sub: subject.to_owned(),
         aud: issuer.to_owned(),
         exp: now + i64::from(ttl_seconds),
         iat: now,
@@ -203,7 +205,14 @@ impl App {
 /// Claims of a token issued to `ts_abc` at `issued_at`, for the tests of this crate.
 #[cfg(test)]
 pub(crate) fn test_claims(issued_at: Timestamp) -> AccessTokenClaims {
-    access_token_claims("https://id.example", "ts_abc", "a".into(), issued_at, 300)
+    access_token_claims(
+        "https://id.example",
+        "ts_abc",
+        "ts_abc",
+        "a".into(),
+        issued_at,
+        300,
+    )
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ impl App {
         let claims = super::access::access_token_claims(
             self.issuer(),
             client.client_id.as_str(),
+            client.client_id.as_str(),
             scope.to_string(),
             self.clock().now(),
             ttl,
@@ -63,6 +64,7 @@ impl App {
             token_type: "Bearer",
             expires_in: ttl,
             scope: claims.scope,
+            refresh_token: None,
         })
     }
 }

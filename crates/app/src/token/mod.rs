@@ -1,7 +1,9 @@
 //! The token endpoint's grants, one file each.
 
 pub mod access;
+mod authorization_code;
 mod client_credentials;
+mod refresh;
 mod revocation_rechecks;
 
 pub(crate) use revocation_rechecks::RevocationRechecks;
@@ -11,7 +13,8 @@ use std::sync::OnceLock;
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::{ErrorCode, OAuthError};
 
-use crate::{App, ClientCredentials, TokenError};
+use crate::client_auth::ClientAuthentication;
+use crate::{App, TokenError};
 
 /// The grants the token endpoint serves. Parsed before the client is authenticated, so
 /// a request for a grant this server does not serve is refused as such (RFC 6749 §5.2).
@@ -19,7 +22,11 @@ pub fn requested_grant(grant_type: Option<&str>) -> Result<GrantType, TokenError
     let grant_type =
         grant_type.ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     match GrantType::parse(grant_type) {
-        Some(grant @ GrantType::ClientCredentials) => Ok(grant),
+        Some(
+            grant @ (GrantType::ClientCredentials
+            | GrantType::AuthorizationCode
+            | GrantType::RefreshToken),
+        ) => Ok(grant),
         _ => Err(unsupported(grant_type)),
     }
 }
@@ -32,22 +39,50 @@ fn unsupported(grant_type: &str) -> TokenError {
     .into()
 }
 
+/// A token request's parameters besides the grant type and the client's credentials.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenRequest<'a> {
+    pub scope: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+    pub refresh_token: Option<&'a str>,
+}
+
 impl App {
-    /// Issues a token for `grant` (from [`requested_grant`]).
+    /// Issues tokens for `grant` (from [`requested_grant`]).
     pub async fn grant(
         &self,
         grant: GrantType,
-        credentials: &ClientCredentials,
-        requested_scope: Option<&str>,
+        client: &ClientAuthentication,
+        request: &TokenRequest<'_>,
     ) -> Result<TokenResponse, TokenError> {
-        match grant {
-            GrantType::ClientCredentials => {
-                self.client_credentials_grant(credentials, requested_scope)
+        match (grant, client) {
+            (GrantType::ClientCredentials, ClientAuthentication::Secret(credentials)) => {
+                self.client_credentials_grant(credentials, request.scope)
                     .await
             }
-            other => Err(unsupported(other.as_str())),
+            // Public clients never get client_credentials: they hold nothing to prove.
+            (GrantType::ClientCredentials, ClientAuthentication::Public { .. }) => Err(
+                TokenError::InvalidClient("client authentication is required"),
+            ),
+            (GrantType::AuthorizationCode, client) => {
+                self.authorization_code_grant(client, request).await
+            }
+            (GrantType::RefreshToken, client) => self.refresh_token_grant(client, request).await,
+            (other, _) => Err(unsupported(other.as_str())),
         }
     }
+}
+
+/// `invalid_grant` with the one description every unusable code or refresh token gets,
+/// so a caller learns nothing about which check failed (RFC 6749 §5.2).
+pub(crate) fn invalid_grant(what: &str) -> TokenError {
+    OAuthError::new(
+        ErrorCode::InvalidGrant,
+        format!("the {what} is invalid, expired, revoked or was issued to another client"),
+    )
+    .into()
 }
 
 /// The `thetasecure_tokens_issued_total` counters by grant, registered at the first token
@@ -56,12 +91,26 @@ impl App {
 #[derive(Default)]
 pub(crate) struct TokensIssued {
     client_credentials: OnceLock<metrics::Counter>,
+    authorization_code: OnceLock<metrics::Counter>,
+    refresh_token: OnceLock<metrics::Counter>,
 }
 
 impl TokensIssued {
     pub(crate) fn client_credentials(&self) -> &metrics::Counter {
         self.client_credentials.get_or_init(|| {
             metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "client_credentials")
+        })
+    }
+
+    pub(crate) fn authorization_code(&self) -> &metrics::Counter {
+        self.authorization_code.get_or_init(|| {
+            metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "authorization_code")
+        })
+    }
+
+    pub(crate) fn refresh_token(&self) -> &metrics::Counter {
+        self.refresh_token.get_or_init(|| {
+            metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "refresh_token")
         })
     }
 }
@@ -73,4 +122,6 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u32,
     pub scope: String,
+    /// For the authorization code and refresh grants, when the client may refresh.
+    pub refresh_token: Option<String>,
 }

@@ -17,9 +17,14 @@ both_engines! {
             assert_eq!(metadata["jwks_uri"], "http://127.0.0.1:8080/oauth2/jwks");
             assert_eq!(metadata["introspection_endpoint"], "http://127.0.0.1:8080/oauth2/introspect");
             assert_eq!(metadata["revocation_endpoint"], "http://127.0.0.1:8080/oauth2/revoke");
-            assert_eq!(metadata["grant_types_supported"], serde_json::json!(["client_credentials"]));
-            assert_eq!(metadata["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
-            assert!(metadata.get("authorization_endpoint").is_none());
+            assert_eq!(metadata["grant_types_supported"], serde_json::json!(["authorization_code", "client_credentials", "refresh_token"]));
+            assert_eq!(metadata["authorization_endpoint"], "http://127.0.0.1:8080/oauth2/authorize");
+            assert_eq!(metadata["response_types_supported"], serde_json::json!(["code"]));
+            assert_eq!(metadata["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+            assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
+            // Public clients authenticate with `none`, at the token endpoint only.
+            assert_eq!(metadata["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "none"]));
+            assert_eq!(metadata["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
             assert!(!metadata.to_string().contains("implicit"));
             let scopes = metadata["scopes_supported"].as_array().unwrap();
             assert!(scopes.iter().any(|s| s == "admin"));

@@ -5,6 +5,7 @@
 mod support;
 
 mod admin_auth;
+mod authorization_code;
 mod bootstrap;
 mod cli;
 mod client_metadata;

@@ -5,6 +5,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use std::net::SocketAddr;
+use thetasecure_app::token::TokenRequest;
 use thetasecure_app::{App, ClientCredentials, token};
 use thetasecure_core::OAuthError;
 
@@ -19,13 +20,20 @@ pub async fn token(
 ) -> Result<Response, ApiError> {
     let grant = token::requested_grant(form.get("grant_type"))
         .map_err(|e| ApiError::from_token_error(e, false))?;
-    let (credentials, basic) = form.client_credentials(peer.ip())?;
+    let (client, basic) = form.client_authentication(peer.ip())?;
+    let request = TokenRequest {
+        scope: form.get("scope"),
+        code: form.get("code"),
+        redirect_uri: form.get("redirect_uri"),
+        code_verifier: form.get("code_verifier"),
+        refresh_token: form.get("refresh_token"),
+    };
     let issued = app
-        .grant(grant, &credentials, form.get("scope"))
+        .grant(grant, &client, &request)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     // Debug, not info: a line per token would cost more than the rest of the request.
-    tracing::debug!(client_id = %credentials.client_id, grant_type = grant.as_str(), "token issued");
+    tracing::debug!(client_id = %client.client_id(), grant_type = grant.as_str(), "token issued");
     Ok(json_no_store(bodies::token_response(&issued)))
 }
 

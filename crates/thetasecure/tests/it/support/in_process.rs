@@ -55,6 +55,11 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// The issuer the app names in tokens and redirects.
+    pub fn issuer(&self) -> &'static str {
+        ISSUER
+    }
+
     /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
     /// (The caches' and the throttle's horizons are in real time, `Instant`s, and do not move.)
     pub fn advance_seconds(&self, seconds: i64) {

@@ -1,0 +1,237 @@
+//! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6). A code is redeemed
+//! once: redemption is a compare-and-set in the transaction that stores the refresh
+//! token, and a second redemption, racing or late, revokes everything the code produced
+//! (RFC 6749 §4.1.2, SECURITY 1.4).
+
+use serde_json::json;
+use thetasecure_core::grant::GrantType;
+use thetasecure_core::opaque::{OpaqueKind, OpaqueToken, hash_of};
+use thetasecure_core::pkce::CodeChallenge;
+use thetasecure_core::scope::ScopeSet;
+use thetasecure_core::user::User;
+use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
+use thetasecure_store::{AuthorizationCodeRecord, RefreshTokenRecord};
+
+use super::{TokenRequest, TokenResponse, invalid_grant};
+use crate::audit::{self, Actor};
+use crate::cache::ClientEntry;
+use crate::client_auth::ClientAuthentication;
+use crate::{App, TokenError};
+
+/// A refresh token family lives this long from the sign-in that started it, however
+/// often it is rotated (SECURITY F4: an absolute expiry).
+pub const REFRESH_TOKEN_LIFETIME_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Tokens for a user, about to be issued: the signed access token and, where the client
+/// may refresh, the new refresh token and the record that stores it.
+pub(super) struct UserTokens {
+    pub response: TokenResponse,
+    pub access_token_jti: String,
+    pub access_token_expires_at: Timestamp,
+    pub refresh: Option<RefreshTokenRecord>,
+}
+
+/// What a user's tokens are issued from: a code, or the refresh token before them.
+pub(super) struct Grant<'a> {
+    pub user: &'a User,
+    pub scope: &'a ScopeSet,
+    pub auth_time: Timestamp,
+    pub session_id_hash: Option<String>,
+    /// The family to continue, and when it ends; a code starts a new one.
+    pub family: Option<(String, Timestamp)>,
+}
+
+impl App {
+    pub(crate) async fn authorization_code_grant(
+        &self,
+        authentication: &ClientAuthentication,
+        request: &TokenRequest<'_>,
+    ) -> Result<TokenResponse, TokenError> {
+        let entry = self.authenticate(authentication).await?;
+        let client = &entry.client;
+        if !client.metadata.allows_grant(GrantType::AuthorizationCode) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client is not registered for the authorization_code grant",
+            )
+            .into());
+        }
+        let code = request
+            .code
+            .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+        let code_hash = hash_of(code);
+        let codes = self.store().authorization_codes();
+        let Some(record) = codes.get(&code_hash).await? else {
+            return Err(invalid_grant("code"));
+        };
+        if record.client_id != client.client_id {
+            return Err(invalid_grant("code"));
+        }
+        let now = self.clock().now();
+        if record.redeemed_at.is_some() {
+            self.revoke_replayed_code(&record, &code_hash, now).await?;
+            return Err(invalid_grant("code"));
+        }
+        if record.expires_at <= now || !redirect_uri_matches(&record, &entry, request) {
+            return Err(invalid_grant("code"));
+        }
+        // PKCE (RFC 7636 §4.6): a verifier for a code issued without a challenge, or none
+        // for a code issued with one, fails too.
+        let proved = match (&record.code_challenge, request.code_verifier) {
+            (Some(challenge), Some(verifier)) => {
+                CodeChallenge::from_trusted(challenge.clone()).is_proved_by(verifier)
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if !proved {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "code_verifier does not match the code_challenge of the authorization request",
+            )
+            .into());
+        }
+        let user = match self.store().users().get(&record.user_id).await? {
+            Some(user) if user.is_active() => user,
+            _ => return Err(invalid_grant("code")),
+        };
+        let scope = ScopeSet::from_trusted(&record.scope);
+        let tokens = self.user_tokens(
+            &entry,
+            Grant {
+                user: &user,
+                scope: &scope,
+                auth_time: record.auth_time,
+                session_id_hash: record.session_id_hash.clone(),
+                family: None,
+            },
+        )?;
+        let won = codes
+            .redeem(
+                &code_hash,
+                now,
+                &tokens.access_token_jti,
+                tokens.access_token_expires_at,
+                tokens.refresh.as_ref(),
+            )
+            .await?;
+        if !won {
+            // Another redemption got there first: this one is the replay.
+            self.revoke_replayed_code(&record, &code_hash, now).await?;
+            return Err(invalid_grant("code"));
+        }
+        self.0.tokens_issued.authorization_code().increment(1);
+        Ok(tokens.response)
+    }
+
+    /// Revokes what a code that was presented again produced (RFC 6749 §4.1.2), audited.
+    async fn revoke_replayed_code(
+        &self,
+        record: &AuthorizationCodeRecord,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), TokenError> {
+        let entry = audit::entry(
+            &Actor::system(),
+            now,
+            "authorization_code.replayed",
+            "client",
+            record.client_id.as_str(),
+            json!({"user_id": record.user_id}),
+        );
+        self.store()
+            .authorization_codes()
+            .revoke_grants(code_hash, now, &entry)
+            .await?;
+        tracing::warn!(client_id = %record.client_id, "authorization code presented twice; its tokens are revoked");
+        Ok(())
+    }
+
+    /// Signs an access token for the user and, where the client has the refresh grant
+    /// and (for OpenID requests) `offline_access` was granted, makes a refresh token.
+    pub(super) fn user_tokens(
+        &self,
+        entry: &ClientEntry,
+        grant: Grant<'_>,
+    ) -> Result<UserTokens, TokenError> {
+        let client = &entry.client;
+        let now = self.clock().now();
+        let ttl = client
+            .metadata
+            .access_token_ttl_seconds
+            .unwrap_or(self.settings().access_token_ttl_seconds);
+        let claims = super::access::access_token_claims(
+            self.issuer(),
+            &grant.user.id,
+            client.client_id.as_str(),
+            grant.scope.to_string(),
+            now,
+            ttl,
+        );
+        let access_token = self
+            .0
+            .keys
+            .current()
+            .active()
+            .sign_access_token(&claims)
+            .map_err(|e| TokenError::Internal(Box::new(e)))?;
+        let access_token_expires_at = Timestamp::from_unix_seconds(claims.exp);
+        let refreshable = client.metadata.allows_grant(GrantType::RefreshToken)
+            && (!grant.scope.contains("openid") || grant.scope.contains("offline_access"));
+        let (refresh, refresh_token) = if refreshable {
+            let token = OpaqueToken::generate(OpaqueKind::RefreshToken);
+            let (family_id, expires_at) = grant.family.unwrap_or_else(|| {
+                (
+                    uuid::Uuid::now_v7().to_string(),
+                    now.plus_seconds(REFRESH_TOKEN_LIFETIME_SECONDS),
+                )
+            });
+            let record = RefreshTokenRecord {
+                token_hash: token.hash(),
+                family_id,
+                client_id: client.client_id.clone(),
+                user_id: grant.user.id.clone(),
+                scope: grant.scope.to_string(),
+                auth_time: grant.auth_time,
+                session_id_hash: grant.session_id_hash,
+                created_at: now,
+                expires_at,
+                rotated_at: None,
+                revoked_at: None,
+                access_token_jti: Some(claims.jti.clone()),
+                access_token_expires_at: Some(access_token_expires_at),
+            };
+            (Some(record), Some(token.expose().to_owned()))
+        } else {
+            (None, None)
+        };
+        Ok(UserTokens {
+            access_token_jti: claims.jti.clone(),
+            access_token_expires_at,
+            refresh,
+            response: TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in: ttl,
+                scope: claims.scope,
+                refresh_token,
+            },
+        })
+    }
+}
+
+/// The token request's `redirect_uri` must be the one the code was issued for (RFC 6749
+/// §4.1.3); it may be left out only when the client has just the one.
+fn redirect_uri_matches(
+    record: &AuthorizationCodeRecord,
+    entry: &ClientEntry,
+    request: &TokenRequest<'_>,
+) -> bool {
+    match request.redirect_uri {
+        Some(presented) => presented == record.redirect_uri,
+        None => {
+            let registered = &entry.client.metadata.redirect_uris;
+            registered.len() == 1 && registered[0].as_str() == record.redirect_uri
+        }
+    }
+}

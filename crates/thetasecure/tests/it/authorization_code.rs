@@ -1,0 +1,410 @@
+//! The authorization code flow as a browser and a native app go through it: authorize,
+//! sign in, consent, code, token, refresh, on both engines, through real HTTP.
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const DESKTOP: &str = "thetasecure-desktop-agent";
+const CALLBACK: &str = "http://127.0.0.1:51000/callback";
+
+/// A browser: follows no redirect by itself, keeps cookies by name.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> String {
+        self.headers[LOCATION].to_str().unwrap().to_owned()
+    }
+
+    /// The value of the hidden input `name`.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end]
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    }
+}
+
+impl Browser {
+    fn new(server: &TestApp) -> Browser {
+        Browser {
+            base: server.base.clone(),
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let response = request
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        for set in response.headers().get_all(SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.base)
+        } else {
+            path_or_url.to_owned()
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.http.get(self.url(path));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.http.post(self.url(path)).form(form);
+        self.send(request).await
+    }
+
+    /// Signs in on the page `login` (a redirect to /login), as `username`.
+    async fn sign_in(&mut self, login: &str, username: &str, password: &str) -> Page {
+        let page = self.get(login).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let (csrf, return_to) = (page.field("csrf_token"), page.field("return_to"));
+        self.post(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &csrf),
+                ("return_to", &return_to),
+            ],
+        )
+        .await
+    }
+}
+
+/// An authorization request of `client_id`; `changes` replace (or add) parameters.
+fn authorize_path(client_id: &str, changes: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("client_id", client_id),
+        ("redirect_uri", CALLBACK),
+        ("response_type", "code"),
+        ("scope", "openid offline_access"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("state", "st&te"),
+    ];
+    for (name, value) in changes {
+        match params.iter_mut().find(|(existing, _)| existing == name) {
+            Some(param) => param.1 = value,
+            None => params.push((name, value)),
+        }
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(params);
+    format!("/oauth2/authorize?{}", query.finish())
+}
+
+/// The query of a redirect to the client, as a map.
+fn callback_query(location: &str) -> BTreeMap<String, String> {
+    let url = url::Url::parse(location).unwrap();
+    assert_eq!(&url[..url::Position::AfterPath], CALLBACK, "{location}");
+    url.query_pairs().into_owned().collect()
+}
+
+async fn token(server: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let response = server
+        .http
+        .post(server.url("/oauth2/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    (response.status(), response.json().await.unwrap())
+}
+
+async fn redeem(server: &TestApp, code: &str) -> (StatusCode, Value) {
+    token(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+            ("client_id", DESKTOP),
+        ],
+    )
+    .await
+}
+
+async fn active(server: &TestApp, token: &str) -> Value {
+    server
+        .introspect(("ts_admin_client", ADMIN_SECRET), token)
+        .await
+}
+
+/// A code for the desktop agent: through the sign-in page, or straight back when the
+/// browser is signed in already.
+async fn code_for_admin(server: &TestApp, browser: &mut Browser) -> String {
+    let start = browser.get(&authorize_path(DESKTOP, &[])).await;
+    assert_eq!(start.status, StatusCode::FOUND);
+    let mut back = start.location();
+    if back.starts_with("/login?return_to=") {
+        let signed_in = browser.sign_in(&back, "admin", ADMIN_PASSWORD).await;
+        assert_eq!(
+            signed_in.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            signed_in.body
+        );
+        let returned = browser.get(&signed_in.location()).await;
+        assert_eq!(returned.status, StatusCode::FOUND, "{}", returned.body);
+        back = returned.location();
+    }
+    let query = callback_query(&back);
+    assert_eq!(query["state"], "st&te");
+    assert_eq!(query["iss"], server.issuer());
+    query["code"].clone()
+}
+
+both_engines! {
+    async fn a_user_signs_in_and_the_native_app_gets_tokens_it_can_refresh(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        assert!(code.starts_with("tsc_"));
+
+        let (status, tokens) = redeem(&server, &code).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        assert_eq!(tokens["token_type"], "Bearer");
+        assert_eq!(tokens["scope"], "openid offline_access");
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        assert!(refresh.starts_with("tsr_"));
+        let introspected = active(&server, &access).await;
+        assert_eq!(introspected["active"], true);
+        assert_eq!(introspected["client_id"], DESKTOP);
+        let (_, users) = server.admin(Method::GET, "/api/v1/users?search=admin", None).await;
+        assert_eq!(introspected["sub"], users["items"][0]["id"]);
+
+        // Rotation: the new pair works, the old refresh token once more is reuse.
+        let refresh_form = |token: &str| vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", token.to_owned()), ("client_id", DESKTOP.to_owned())];
+        let form: Vec<(&str, String)> = refresh_form(&refresh);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, rotated) = token(&server, &form).await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        let next_refresh = rotated["refresh_token"].as_str().unwrap().to_owned();
+        let next_access = rotated["access_token"].as_str().unwrap().to_owned();
+        assert_ne!(next_refresh, refresh);
+        assert_eq!(active(&server, &next_access).await["active"], true);
+
+        let (status, reused) = token(&server, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(reused["error"], "invalid_grant");
+        // The whole family went with it, and its access tokens.
+        let form: Vec<(&str, String)> = refresh_form(&next_refresh);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _) = token(&server, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        server.advance_seconds(2);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(active(&server, &next_access).await["active"], false);
+        let (_, audit) = server.admin(Method::GET, "/api/v1/audit-events", None).await;
+        assert!(audit["items"].as_array().unwrap().iter().any(|e| e["action"] == "refresh_token.reused"), "{audit}");
+    }
+
+    async fn a_code_works_once_and_its_replay_revokes_its_tokens(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        let (status, tokens) = redeem(&server, &code).await;
+        assert_eq!(status, StatusCode::OK);
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let (status, replayed) = redeem(&server, &code).await;
+        assert_eq!((status, replayed["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(active(&server, &access).await["active"], false);
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        // A wrong verifier, another redirect URI, an expired code: refused.
+        let code = code_for_admin(&server, &mut browser).await;
+        let (status, refused) = token(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", &VERIFIER.replace('d', "e")), ("client_id", DESKTOP)]).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        let code = code_for_admin(&server, &mut browser).await;
+        let (status, _) = token(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:51001/callback"), ("code_verifier", VERIFIER), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let code = code_for_admin(&server, &mut browser).await;
+        server.advance_seconds(61);
+        let (status, _) = redeem(&server, &code).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Public clients never get client_credentials.
+        let (status, refused) = token(&server, &[("grant_type", "client_credentials"), ("client_id", DESKTOP)]).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    }
+
+    async fn requests_that_cannot_redirect_show_a_page_and_the_rest_go_back_with_an_error(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        for path in [
+            authorize_path("ts_nobody", &[]),
+            authorize_path(DESKTOP, &[("redirect_uri", "http://127.0.0.1:51000/other")]),
+            "/oauth2/authorize?response_type=code".to_owned(),
+        ] {
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}");
+            assert!(page.headers.get(LOCATION).is_none());
+            assert!(page.body.contains("<h1>"), "{}", page.body);
+        }
+        for (extra, error) in [
+            (vec![("code_challenge_method", "plain")], "invalid_request"),
+            (vec![("response_type", "token")], "unsupported_response_type"),
+            (vec![("scope", "openid admin")], "invalid_scope"),
+            (vec![("prompt", "none")], "login_required"),
+        ] {
+            let path = authorize_path(DESKTOP, &extra);
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, StatusCode::FOUND, "{extra:?}: {}", page.body);
+            let query = callback_query(&page.location());
+            assert_eq!(query["error"], error, "{extra:?}");
+            assert_eq!(query["state"], "st&te");
+            assert_eq!(query["iss"], server.issuer());
+        }
+    }
+
+    async fn the_sign_in_page_is_strict(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        let page = browser.get("/login?return_to=%2F").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(page.headers["referrer-policy"], "no-referrer");
+        assert_eq!(page.headers["cache-control"], "no-store");
+        assert!(page.body.contains("name=\"username\"") && page.body.contains("name=\"password\"") && page.body.contains("type=\"submit\""));
+        assert!(!page.body.contains("<script"));
+        let css = browser.get("/assets/thetasecure.css").await;
+        assert_eq!(css.status, StatusCode::OK);
+        assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+
+        // One message for a wrong password and an unknown user; nothing signed in.
+        for (username, password) in [("admin", "not the password"), ("nobody", ADMIN_PASSWORD)] {
+            let refused = browser.sign_in("/login", username, password).await;
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+            assert!(refused.body.contains("Invalid username or password"), "{}", refused.body);
+            assert!(!browser.cookies.contains_key("ts_session"));
+        }
+        // Without the form's token, or from another origin: refused.
+        let refused = browser.post("/login", &[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", "forged")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let csrf = browser.get("/login").await.field("csrf_token");
+        let request = browser.http.post(browser.url("/login")).header("origin", "https://evil.example").form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", csrf.as_str())]);
+        assert_eq!(browser.send(request).await.status, StatusCode::FORBIDDEN);
+        assert!(!browser.cookies.contains_key("ts_session"));
+
+        // An open redirect through return_to is not possible.
+        let signed_in = browser.post("/login", &[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", &csrf), ("return_to", "https://evil.example/")]).await;
+        assert_eq!((signed_in.status, signed_in.location().as_str()), (StatusCode::SEE_OTHER, "/"));
+        assert!(browser.cookies.contains_key("ts_session"));
+        // Signing out ends the session: authorize asks for a sign-in again.
+        let signed_out = browser.post("/logout", &[("csrf_token", &csrf)]).await;
+        assert_eq!(signed_out.status, StatusCode::OK);
+        assert!(!browser.cookies.contains_key("ts_session"));
+        let again = browser.get(&authorize_path(DESKTOP, &[])).await;
+        assert!(again.location().starts_with("/login?"));
+    }
+
+    async fn consent_is_asked_remembered_and_may_be_denied(server: TestApp) {
+        let (_, created) = server.admin(Method::POST, "/api/v1/clients", Some(json!({
+            "client_name": "Partner App", "grant_types": ["authorization_code"], "token_endpoint_auth_method": "none",
+            "redirect_uris": [CALLBACK], "scope": "openid profile", "require_user_consent": true,
+        }))).await;
+        let partner = created["client_id"].as_str().unwrap().to_owned();
+        let path = authorize_path(&partner, &[("scope", "openid profile")]);
+        let mut browser = Browser::new(&server);
+        let login = browser.get(&path).await.location();
+        let signed_in = browser.sign_in(&login, "admin", ADMIN_PASSWORD).await;
+        let consent = browser.get(&signed_in.location()).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+        assert!(consent.body.contains("Partner App") && consent.body.contains("Read your name and profile information."), "{}", consent.body);
+        let fields: Vec<(String, String)> = ["csrf_token", "client_id", "redirect_uri", "state", "response_type", "scope", "code_challenge", "code_challenge_method"]
+            .iter().map(|name| (name.to_string(), consent.field(name))).collect();
+        let answer = |decision: &'static str| {
+            let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            form.push(("decision", decision));
+            form.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect::<Vec<_>>()
+        };
+        let denied = browser.post("/consent", &answer("deny").iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()).await;
+        assert_eq!(denied.status, StatusCode::SEE_OTHER);
+        assert_eq!(callback_query(&denied.location())["error"], "access_denied");
+        let allowed = browser.post("/consent", &answer("allow").iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()).await;
+        assert!(callback_query(&allowed.location()).contains_key("code"));
+        // Remembered: the same scopes need no page.
+        let again = browser.get(&path).await;
+        assert_eq!(again.status, StatusCode::FOUND);
+        assert!(callback_query(&again.location()).contains_key("code"));
+        // Without offline_access, no refresh token (and the client lacks the grant).
+        let code = callback_query(&again.location())["code"].clone();
+        let (status, tokens) = token(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER), ("client_id", &partner)]).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        assert!(tokens.get("refresh_token").is_none());
+    }
+
+    async fn failed_sign_ins_are_limited_per_username(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        for _ in 0..5 {
+            let refused = browser.sign_in("/login", "Admin", "a wrong password").await;
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        }
+        let locked = browser.sign_in("/login", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
+        assert_eq!(locked.headers["retry-after"], "900");
+        assert!(!browser.cookies.contains_key("ts_session"));
+        // The window passes; the right password works again.
+        server.advance_seconds(15 * 60);
+        let signed_in = browser.sign_in("/login", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    }
+}
