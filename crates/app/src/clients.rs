@@ -351,6 +351,19 @@ impl App {
             .revoke_tokens(&client.client_id, now, &entry)
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
+        let refresh_entry = audit::entry(
+            actor,
+            now,
+            "client.refresh_tokens_revoked",
+            "client",
+            client_id,
+            json!({}),
+        );
+        self.store()
+            .refresh_tokens()
+            .revoke_for_client(&client.client_id, now, &refresh_entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
         self.forget_client(&client.client_id);
         Ok(())
     }

@@ -138,6 +138,8 @@ impl App {
         let current = self.get_user(id).await?;
         // Every member the patch names, nulls too; the password by name only.
         let changed = patch.named_fields();
+        let new_password = patch.password.is_given();
+        let current_active = current.is_active();
         let (profile, password) = apply_user_patch(&current.profile, patch)?;
         let password_hash = match password {
             Some(password) => Some(self.password_hashing().hash(password).await?),
@@ -162,6 +164,10 @@ impl App {
             .update(&updated, password_hash.as_deref(), &entry)
             .await
             .map_err(store_error)?;
+        // A new password or a disabled account ends what the old state allowed.
+        if new_password || (current_active && !updated.is_active()) {
+            self.sign_out_everywhere(actor, id).await?;
+        }
         Ok(updated)
     }
 
@@ -189,6 +195,24 @@ impl App {
             ..UserPatch::default()
         };
         self.update_user(actor, id, patch).await
+    }
+
+    /// Ends every browser session of the user and revokes every refresh token (and the
+    /// access tokens issued with them), each audited.
+    pub async fn sign_out_everywhere(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        let now = self.clock().now();
+        let entry = |action| audit::entry(actor, now, action, "user", id, json!({}));
+        self.store()
+            .sessions()
+            .revoke_for_user(id, now, &entry("user.sessions_revoked"))
+            .await
+            .map_err(store_error)?;
+        self.store()
+            .refresh_tokens()
+            .revoke_for_user(id, now, &entry("user.refresh_tokens_revoked"))
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     pub async fn delete_user(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {

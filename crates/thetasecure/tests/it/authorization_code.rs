@@ -407,4 +407,30 @@ both_engines! {
         let signed_in = browser.sign_in("/login", "admin", ADMIN_PASSWORD).await;
         assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
     }
+
+    async fn a_new_password_or_revoke_tokens_ends_what_was_granted(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        let (_, tokens) = redeem(&server, &code).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let (_, users) = server.admin(Method::GET, "/api/v1/users?search=admin", None).await;
+        let admin = users["items"][0]["id"].as_str().unwrap().to_owned();
+        let (status, _) = server.admin(Method::PATCH, &format!("/api/v1/users/{admin}"), Some(json!({"password": "a brand new admin password"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let again = browser.get(&authorize_path(DESKTOP, &[])).await;
+        assert!(again.location().starts_with("/login?"), "the session ended");
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "the refresh token went with it");
+
+        // The client's revoke-tokens takes its refresh tokens too.
+        let signed_in = browser.sign_in(&again.location(), "admin", "a brand new admin password").await;
+        let back = browser.get(&signed_in.location()).await;
+        let code = callback_query(&back.location())["code"].clone();
+        let (_, tokens) = redeem(&server, &code).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let (status, _) = server.admin(Method::POST, &format!("/api/v1/clients/{DESKTOP}/revoke-tokens"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
 }
