@@ -115,11 +115,13 @@ impl PageError {
         }
     }
 
+    /// `message` may be an API-style description ("redirect_uri … is not registered");
+    /// on a page it reads as a sentence.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "This request cannot be completed",
-            message,
+            as_sentence(message.into()),
         )
     }
 
@@ -133,6 +135,19 @@ impl PageError {
             "The server could not complete this request. Please try again shortly.",
         )
     }
+}
+
+/// A capital first letter and a closing full stop.
+fn as_sentence(message: String) -> String {
+    let mut chars = message.chars();
+    let Some(first) = chars.next() else {
+        return message;
+    };
+    let mut sentence: String = first.to_uppercase().chain(chars).collect();
+    if !sentence.ends_with(['.', '!', '?']) {
+        sentence.push('.');
+    }
+    sentence
 }
 
 impl IntoResponse for PageError {
@@ -206,4 +221,22 @@ fn cookie_name(app: &App, name: &'static str) -> String {
     cookie(app, name, String::new(), SameSite::Lax)
         .name()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_sentence;
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(
+            as_sentence("the application is not known here".into()),
+            "The application is not known here."
+        );
+        assert_eq!(
+            as_sentence("Choose Allow or Deny.".into()),
+            "Choose Allow or Deny."
+        );
+        assert_eq!(as_sentence(String::new()), "");
+    }
 }
