@@ -433,4 +433,69 @@ both_engines! {
         let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", DESKTOP)]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
+
+    async fn the_mobile_app_signs_in_through_its_private_use_scheme(server: TestApp) {
+        const MOBILE: &str = "thetasecure-mobile-app";
+        const MOBILE_CALLBACK: &str = "com.thetasecure.mobile:/oauth2/callback";
+        let mut browser = Browser::new(&server);
+        let path = authorize_path(MOBILE, &[("redirect_uri", MOBILE_CALLBACK)]);
+        let login = browser.get(&path).await.location();
+        let signed_in = browser.sign_in(&login, "admin", ADMIN_PASSWORD).await;
+        let back = browser.get(&signed_in.location()).await;
+        let location = back.location();
+        assert!(location.starts_with(&format!("{MOBILE_CALLBACK}?code=tsc_")), "{location}");
+        let query: BTreeMap<String, String> = url::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
+        // Left out, the redirect URI is the client's only one; given, it must match.
+        let (status, tokens) = token(&server, &[("grant_type", "authorization_code"), ("code", &query["code"]), ("code_verifier", VERIFIER), ("client_id", MOBILE)]).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (status, refreshed) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", MOBILE)]).await;
+        assert_eq!(status, StatusCode::OK, "{refreshed}");
+        // Another client cannot use the mobile app's refresh token.
+        let next = refreshed["refresh_token"].as_str().unwrap();
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", next), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    /// SECURITY 1.1: a redirect URI is the registered one, exactly (but for a loopback
+    /// port); every mutation is refused on a page, without redirecting.
+    async fn redirect_uri_mutations_never_redirect(server: TestApp) {
+        let (_, created) = server.admin(Method::POST, "/api/v1/clients", Some(json!({
+            "client_name": "Web", "grant_types": ["authorization_code"], "redirect_uris": ["https://app.example.com/cb"], "scope": "openid",
+        }))).await;
+        let web = created["client_id"].as_str().unwrap().to_owned();
+        let mut browser = Browser::new(&server);
+        for mutated in [
+            "https://app.example.com/cb/extra",
+            "https://app.example.com/cb?x=1",
+            "https://APP.example.com/cb",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb/",
+            "https://app.example.com:8443/cb",
+            "https://app.example.com/cb#frag",
+            "https://user@app.example.com/cb",
+            "http://app.example.com/cb",
+            "https://app.example.com.evil.example/cb",
+        ] {
+            let page = browser.get(&authorize_path(&web, &[("redirect_uri", mutated), ("scope", "openid")])).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{mutated}");
+            assert!(page.headers.get(LOCATION).is_none(), "{mutated}");
+        }
+        let page = browser.get(&authorize_path(&web, &[("redirect_uri", "https://app.example.com/cb"), ("scope", "openid")])).await;
+        assert_eq!(page.status, StatusCode::FOUND);
+        assert!(page.location().starts_with("/login?"));
+    }
+
+    async fn a_code_without_its_verifier_is_refused(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        let (status, refused) = token(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("client_id", DESKTOP)]).await;
+        assert_eq!((status, refused["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        // And a confidential client cannot redeem a public client's code.
+        let (other, secret) = server.machine_client("Other", "directory.read").await;
+        let response = server.http.post(server.url("/oauth2/token")).basic_auth(&other, Some(&secret))
+            .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER)])
+            .send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
 }
