@@ -4,18 +4,35 @@
 //! never a 200 (fosite CVE-2020-15223).
 
 use thetasecure_core::Timestamp;
+use thetasecure_core::opaque::hash_of;
 use thetasecure_store::RevokedAccessToken;
 
-use crate::{App, ClientCredentials, TokenError};
+use crate::client_auth::ClientAuthentication;
+use crate::introspect::is_refresh_token;
+use crate::{App, TokenError};
 
 impl App {
+    /// Public clients may revoke their own tokens too (RFC 7009 §2.1): a native app
+    /// signing its user out revokes its refresh token, and with it the whole family
+    /// and the access tokens issued from it (SPEC 5).
     pub async fn revoke_token(
         &self,
-        caller: &ClientCredentials,
+        caller: &ClientAuthentication,
         token: &str,
     ) -> Result<(), TokenError> {
-        let caller = self.authenticate_client(caller).await?;
+        let caller = self.authenticate(caller).await?;
         let caller = &caller.client;
+        if is_refresh_token(token) {
+            let tokens = self.store().refresh_tokens();
+            if let Some(refresh) = tokens.get(&hash_of(token)).await?
+                && refresh.client_id == caller.client_id
+            {
+                tokens
+                    .revoke_family(&refresh.family_id, self.clock().now(), None)
+                    .await?;
+            }
+            return Ok(());
+        }
         let Some(active) = self.active_access_token(token).await? else {
             return Ok(());
         };

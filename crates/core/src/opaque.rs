@@ -17,7 +17,8 @@ pub enum OpaqueKind {
 }
 
 impl OpaqueKind {
-    fn prefix(self) -> &'static str {
+    /// The prefix every value of this kind starts with.
+    pub fn prefix(self) -> &'static str {
         match self {
             Self::Session => "tsx_",
             Self::AuthorizationCode => "tsc_",

@@ -498,4 +498,26 @@ both_engines! {
             .send().await.unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
+
+    async fn refresh_tokens_are_introspected_and_revoked_with_their_family(server: TestApp) {
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        let (_, tokens) = redeem(&server, &code).await;
+        let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+        let seen = active(&server, refresh).await;
+        assert_eq!((seen["active"].as_bool(), seen["token_type"].as_str(), seen["client_id"].as_str()), (Some(true), Some("refresh_token"), Some(DESKTOP)));
+        // Another client's revocation changes nothing (RFC 7009 §2.2).
+        let (other, secret) = server.machine_client("Other", "directory.read").await;
+        let response = server.http.post(server.url("/oauth2/revoke")).basic_auth(&other, Some(&secret)).form(&[("token", refresh)]).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(active(&server, refresh).await["active"], true);
+        // The public client signs its user out: the family and its access token go.
+        let response = server.http.post(server.url("/oauth2/revoke")).form(&[("token", refresh), ("client_id", DESKTOP)]).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(active(&server, refresh).await["active"], false);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(active(&server, access).await["active"], false);
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
 }

@@ -52,6 +52,18 @@ pub fn token_response(response: &TokenResponse) -> String {
     body
 }
 
+/// A live refresh token as introspection shows it (RFC 7662 §2.2).
+#[derive(Serialize)]
+struct RefreshTokenBody<'a> {
+    active: bool,
+    token_type: &'a str,
+    client_id: &'a str,
+    sub: &'a str,
+    scope: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
 /// Whether JSON would escape any byte of `text` (RFC 8259 §7). Without an early exit, so
 /// the compiler can check many bytes per instruction.
 fn needs_json_escape(text: &str) -> bool {
@@ -65,6 +77,16 @@ fn needs_json_escape(text: &str) -> bool {
 pub fn introspection(answer: &Introspection) -> String {
     match answer {
         Introspection::Inactive => r#"{"active":false}"#.to_owned(),
+        Introspection::ActiveRefreshToken(refresh) => serde_json::to_string(&RefreshTokenBody {
+            active: true,
+            token_type: "refresh_token",
+            client_id: &refresh.client_id,
+            sub: &refresh.sub,
+            scope: &refresh.scope,
+            iat: refresh.iat,
+            exp: refresh.exp,
+        })
+        .unwrap_or_default(),
         Introspection::Active(verified) => {
             let members = verified.json.strip_prefix('{').unwrap_or("}");
             let mut body = String::with_capacity(members.len() + 40);

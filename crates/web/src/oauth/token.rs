@@ -55,8 +55,9 @@ pub async fn revoke(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic, token) = caller_and_token(&form, peer)?;
-    app.revoke_token(&credentials, token)
+    let (client, basic) = form.client_authentication(peer.ip())?;
+    let token = required_token(&form)?;
+    app.revoke_token(&client, token)
         .await
         .map_err(|e| ApiError::from_token_error(e, basic))?;
     Ok(no_store(()))
@@ -75,14 +76,18 @@ fn json_no_store(body: String) -> Response {
 }
 
 /// The caller's credentials (and whether Basic carried them) and the `token` parameter,
-/// as introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1) both take them.
+/// as introspection (RFC 7662 §2.1) takes them.
 fn caller_and_token(
     form: &OAuthForm,
     peer: SocketAddr,
 ) -> Result<(ClientCredentials, bool, &str), ApiError> {
     let (credentials, basic) = form.client_credentials(peer.ip())?;
-    let token = form
+    Ok((credentials, basic, required_token(form)?))
+}
+
+/// The `token` parameter of introspection and revocation (RFC 7009 §2.1).
+fn required_token(form: &OAuthForm) -> Result<&str, ApiError> {
+    Ok(form
         .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    Ok((credentials, basic, token))
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?)
 }
