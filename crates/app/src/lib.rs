@@ -37,7 +37,9 @@ pub use keys::SigningAlg;
 
 /// The stored records the admin API shows, re-exported so callers need not know the store.
 pub mod records {
-    pub use thetasecure_store::{AuditEvent, ScopeRecord, SecretRecord};
+    pub use thetasecure_store::{
+        AuditEvent, ConsentRecord, RefreshTokenRecord, ScopeRecord, SecretRecord, SessionRecord,
+    };
 }
 pub use server_key::ServerKey;
 

@@ -4,11 +4,14 @@
 use serde_json::json;
 use thetasecure_core::OAuthError;
 use thetasecure_core::client::PatchField;
+use thetasecure_core::ids::ClientId;
 use thetasecure_core::text::IDENTIFIER;
 use thetasecure_core::user::{
     NewUser, USER_SEARCH, User, UserPatch, UserStatus, apply_user_patch, validate_new_user,
 };
-use thetasecure_store::{UserCursor, UserFilter, UserRecord};
+use thetasecure_store::{
+    ConsentRecord, RefreshTokenRecord, SessionRecord, UserCursor, UserFilter, UserRecord,
+};
 
 use crate::audit::{self, Actor};
 use crate::{AdminError, App, paging};
@@ -200,19 +203,109 @@ impl App {
     /// Ends every browser session of the user and revokes every refresh token (and the
     /// access tokens issued with them), each audited.
     pub async fn sign_out_everywhere(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
-        let now = self.clock().now();
-        let entry = |action| audit::entry(actor, now, action, "user", id, json!({}));
+        self.end_user_sessions(actor, id).await?;
+        self.revoke_user_refresh_tokens(actor, id).await?;
+        Ok(())
+    }
+
+    /// The user's live browser sessions, newest first.
+    pub async fn user_sessions(&self, id: &str) -> Result<Vec<SessionRecord>, AdminError> {
+        let user = self.get_user(id).await?;
         self.store()
             .sessions()
-            .revoke_for_user(id, now, &entry("user.sessions_revoked"))
+            .list_for_user(&user.id, self.clock().now())
             .await
-            .map_err(store_error)?;
+            .map_err(store_error)
+    }
+
+    /// Ends every browser session of the user; returns how many were live.
+    pub async fn end_user_sessions(&self, actor: &Actor, id: &str) -> Result<u64, AdminError> {
+        let user = self.get_user(id).await?;
+        let now = self.clock().now();
+        let entry = audit::entry(
+            actor,
+            now,
+            "user.sessions_revoked",
+            "user",
+            &user.id,
+            json!({}),
+        );
+        self.store()
+            .sessions()
+            .revoke_for_user(&user.id, now, &entry)
+            .await
+            .map_err(store_error)
+    }
+
+    /// The clients the user consented to, with the scopes granted.
+    pub async fn user_consents(&self, id: &str) -> Result<Vec<ConsentRecord>, AdminError> {
+        let user = self.get_user(id).await?;
+        self.store()
+            .consents()
+            .list_for_user(&user.id)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Forgets the user's consent to a client: the next request asks again.
+    pub async fn revoke_user_consent(
+        &self,
+        actor: &Actor,
+        id: &str,
+        client_id: &str,
+    ) -> Result<(), AdminError> {
+        let user = self.get_user(id).await?;
+        IDENTIFIER.check("client_id", client_id)?;
+        let client = ClientId::parse(client_id).ok_or(AdminError::NotFound("consent"))?;
+        let entry = audit::entry(
+            actor,
+            self.clock().now(),
+            "user.consent_revoked",
+            "user",
+            &user.id,
+            json!({"client_id": client_id}),
+        );
+        self.store()
+            .consents()
+            .revoke(&user.id, &client, &entry)
+            .await
+            .map_err(|e| AdminError::from_store(e, "consent"))
+    }
+
+    /// The live head token of each of the user's refresh-token families.
+    pub async fn user_refresh_tokens(
+        &self,
+        id: &str,
+    ) -> Result<Vec<RefreshTokenRecord>, AdminError> {
+        let user = self.get_user(id).await?;
         self.store()
             .refresh_tokens()
-            .revoke_for_user(id, now, &entry("user.refresh_tokens_revoked"))
+            .list_families_for_user(&user.id, self.clock().now())
             .await
-            .map_err(store_error)?;
-        Ok(())
+            .map_err(store_error)
+    }
+
+    /// Revokes every refresh token of the user and the access tokens issued with them.
+    pub async fn revoke_user_refresh_tokens(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<u64, AdminError> {
+        let user = self.get_user(id).await?;
+        let now = self.clock().now();
+        let entry = audit::entry(
+            actor,
+            now,
+            "user.refresh_tokens_revoked",
+            "user",
+            &user.id,
+            json!({}),
+        );
+        self.store()
+            .refresh_tokens()
+            .revoke_for_user(&user.id, now, &entry)
+            .await
+            .map_err(store_error)
     }
 
     pub async fn delete_user(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {

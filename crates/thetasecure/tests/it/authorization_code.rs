@@ -520,4 +520,54 @@ both_engines! {
         let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", DESKTOP)]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
+
+    async fn an_admin_sees_and_ends_a_users_sessions_consents_and_refresh_tokens(server: TestApp) {
+        let (_, created) = server.admin(Method::POST, "/api/v1/clients", Some(json!({
+            "client_name": "Partner App", "grant_types": ["authorization_code"], "token_endpoint_auth_method": "none",
+            "redirect_uris": [CALLBACK], "scope": "openid profile", "require_user_consent": true,
+        }))).await;
+        let partner = created["client_id"].as_str().unwrap().to_owned();
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        let (_, tokens) = redeem(&server, &code).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let consent = browser.get(&authorize_path(&partner, &[("scope", "openid profile")])).await;
+        let mut form: Vec<(String, String)> = ["csrf_token", "client_id", "redirect_uri", "state", "response_type", "scope", "code_challenge", "code_challenge_method"]
+            .iter().map(|name| (name.to_string(), consent.field(name))).collect();
+        form.push(("decision".into(), "allow".into()));
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(browser.post("/consent", &form).await.status, StatusCode::SEE_OTHER);
+
+        let (_, users) = server.admin(Method::GET, "/api/v1/users?search=admin", None).await;
+        let user = format!("/api/v1/users/{}", users["items"][0]["id"].as_str().unwrap());
+        let (status, sessions) = server.admin(Method::GET, &format!("{user}/sessions"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(sessions["items"].as_array().unwrap().len(), 1, "{sessions}");
+        assert!(!sessions.to_string().contains(browser.cookies["ts_session"].as_str()));
+        let (_, consents) = server.admin(Method::GET, &format!("{user}/consents"), None).await;
+        assert_eq!(consents["items"][0]["client_id"], partner.as_str());
+        assert_eq!(consents["items"][0]["scope"], "openid profile");
+        let (_, families) = server.admin(Method::GET, &format!("{user}/refresh-tokens"), None).await;
+        assert_eq!(families["items"].as_array().unwrap().len(), 1);
+        assert_eq!(families["items"][0]["client_id"], DESKTOP);
+        assert!(!families.to_string().contains(&refresh));
+
+        // Forgotten consent is asked for again.
+        let (status, _) = server.admin(Method::DELETE, &format!("{user}/consents/{partner}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = server.admin(Method::DELETE, &format!("{user}/consents/{partner}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let again = browser.get(&authorize_path(&partner, &[("scope", "openid profile")])).await;
+        assert_eq!(again.status, StatusCode::OK, "the consent page again");
+        // Revoked refresh tokens stop working; ended sessions ask for a sign-in.
+        let (status, _) = server.admin(Method::DELETE, &format!("{user}/refresh-tokens"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = server.admin(Method::DELETE, &format!("{user}/sessions"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, sessions) = server.admin(Method::GET, &format!("{user}/sessions"), None).await;
+        assert_eq!(sessions["items"], json!([]));
+        assert!(browser.get(&authorize_path(DESKTOP, &[])).await.location().starts_with("/login?"));
+    }
 }

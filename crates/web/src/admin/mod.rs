@@ -141,6 +141,13 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(scopes::get, scopes::update, scopes::delete))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::list_sessions, users::end_sessions))
+        .routes(routes!(users::list_consents))
+        .routes(routes!(users::revoke_consent))
+        .routes(routes!(
+            users::list_refresh_tokens,
+            users::revoke_refresh_tokens
+        ))
         .routes(routes!(audit::list))
 }
 
@@ -232,7 +239,7 @@ mod tests {
                 panic!("operationId {id} names both {other} and {operation}");
             }
         }
-        assert_eq!(seen.len(), 20, "{seen:?}");
+        assert_eq!(seen.len(), 26, "{seen:?}");
     }
 
     #[test]

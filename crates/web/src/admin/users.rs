@@ -99,3 +99,83 @@ pub async fn delete(
     app.delete_user(&admin.actor, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/sessions", tag = "users", operation_id = "list_user_sessions",
+    responses((status = 200, body = SessionListView, description = "The user's live browser sessions, newest first"),
+        (status = 404, body = ErrorBody, description = "No such user")))]
+pub async fn list_sessions(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+) -> Result<Json<SessionListView>, ApiError> {
+    let sessions = app.user_sessions(&user_id).await?;
+    Ok(Json(SessionListView {
+        items: sessions.into_iter().map(SessionView::from).collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/sessions", tag = "users", operation_id = "end_user_sessions",
+    responses((status = 204, description = "Every browser session of the user has ended"),
+        (status = 404, body = ErrorBody, description = "No such user")))]
+pub async fn end_sessions(
+    admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.end_user_sessions(&admin.actor, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/consents", tag = "users", operation_id = "list_user_consents",
+    responses((status = 200, body = ConsentListView, description = "The clients the user consented to, with the scopes granted"),
+        (status = 404, body = ErrorBody, description = "No such user")))]
+pub async fn list_consents(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+) -> Result<Json<ConsentListView>, ApiError> {
+    let consents = app.user_consents(&user_id).await?;
+    Ok(Json(ConsentListView {
+        items: consents.into_iter().map(ConsentView::from).collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/consents/{client_id}", tag = "users", operation_id = "revoke_user_consent",
+    responses((status = 204, description = "Forgotten: the client's next request asks the user again"),
+        (status = 404, body = ErrorBody, description = "No such user, or no consent to that client")))]
+pub async fn revoke_consent(
+    admin: AdminPrincipal,
+    State(app): State<App>,
+    Path((user_id, client_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_user_consent(&admin.actor, &user_id, &client_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/refresh-tokens", tag = "users", operation_id = "list_user_refresh_tokens",
+    responses((status = 200, body = RefreshTokenListView, description = "The user's live refresh-token families"),
+        (status = 404, body = ErrorBody, description = "No such user")))]
+pub async fn list_refresh_tokens(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+) -> Result<Json<RefreshTokenListView>, ApiError> {
+    let tokens = app.user_refresh_tokens(&user_id).await?;
+    Ok(Json(RefreshTokenListView {
+        items: tokens.into_iter().map(RefreshTokenView::from).collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/refresh-tokens", tag = "users", operation_id = "revoke_user_refresh_tokens",
+    responses((status = 204, description = "Every refresh token of the user is revoked, with the access tokens issued from them"),
+        (status = 404, body = ErrorBody, description = "No such user")))]
+pub async fn revoke_refresh_tokens(
+    admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_user_refresh_tokens(&admin.actor, &user_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

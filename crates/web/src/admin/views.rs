@@ -2,7 +2,9 @@
 //! each made from the typed view a use case returns. Request bodies are in `requests`.
 
 use serde::Serialize;
-use thetasecure_app::records::{AuditEvent, ScopeRecord, SecretRecord};
+use thetasecure_app::records::{
+    AuditEvent, ConsentRecord, RefreshTokenRecord, ScopeRecord, SecretRecord, SessionRecord,
+};
 use thetasecure_core::client::{Client, ClientMetadata};
 use thetasecure_core::user::User;
 use utoipa::ToSchema;
@@ -226,4 +228,85 @@ impl From<User> for UserView {
 pub struct UserListView {
     pub items: Vec<UserView>,
     pub next_cursor: Option<String>,
+}
+
+/// A live browser session; the cookie's value is never stored, so never shown.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// When the user last entered their password (OIDC `auth_time`).
+    pub auth_time: String,
+    /// The earlier of the idle and the absolute expiry.
+    pub expires_at: String,
+}
+
+impl From<SessionRecord> for SessionView {
+    fn from(session: SessionRecord) -> Self {
+        Self {
+            created_at: session.created_at.to_rfc3339(),
+            last_seen_at: session.last_seen_at.to_rfc3339(),
+            auth_time: session.auth_time.to_rfc3339(),
+            expires_at: session
+                .idle_expires_at
+                .min(session.absolute_expires_at)
+                .to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionListView {
+    pub items: Vec<SessionView>,
+}
+
+/// What a user allowed a client.
+#[derive(Serialize, ToSchema)]
+pub struct ConsentView {
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: String,
+}
+
+impl From<ConsentRecord> for ConsentView {
+    fn from(consent: ConsentRecord) -> Self {
+        Self {
+            client_id: consent.client_id.to_string(),
+            scope: consent.scope,
+            granted_at: consent.granted_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentListView {
+    pub items: Vec<ConsentView>,
+}
+
+/// A live refresh-token family (a grant and its rotations); never the token itself.
+#[derive(Serialize, ToSchema)]
+pub struct RefreshTokenView {
+    pub family_id: String,
+    pub client_id: String,
+    pub scope: String,
+    /// When the family's current token was issued (its last rotation).
+    pub issued_at: String,
+    pub expires_at: String,
+}
+
+impl From<RefreshTokenRecord> for RefreshTokenView {
+    fn from(token: RefreshTokenRecord) -> Self {
+        Self {
+            family_id: token.family_id,
+            client_id: token.client_id.to_string(),
+            scope: token.scope,
+            issued_at: token.created_at.to_rfc3339(),
+            expires_at: token.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefreshTokenListView {
+    pub items: Vec<RefreshTokenView>,
 }
