@@ -570,4 +570,56 @@ both_engines! {
         assert_eq!(sessions["items"], json!([]));
         assert!(browser.get(&authorize_path(DESKTOP, &[])).await.location().starts_with("/login?"));
     }
+
+    /// SECURITY 1.4: 20 redemptions of one code at once, split across two instances of
+    /// one deployment, give one success and 19 `invalid_grant`, never a 5xx; the same
+    /// for 20 rotations of one refresh token.
+    async fn racing_redemptions_and_rotations_have_one_winner(server: TestApp) {
+        let second = server.second_instance().await;
+        let mut browser = Browser::new(&server);
+        let code = code_for_admin(&server, &mut browser).await;
+        let form = |token: &str, grant: &str| -> Vec<(String, String)> {
+            let mut form = vec![("grant_type".to_owned(), grant.to_owned()), ("client_id".to_owned(), DESKTOP.to_owned())];
+            if grant == "authorization_code" {
+                form.extend([("code".to_owned(), token.to_owned()), ("redirect_uri".to_owned(), CALLBACK.to_owned()), ("code_verifier".to_owned(), VERIFIER.to_owned())]);
+            } else {
+                form.push(("refresh_token".to_owned(), token.to_owned()));
+            }
+            form
+        };
+        let race = |form: Vec<(String, String)>| {
+            let requests = (0..20).map(|i| {
+                let instance: &Api = if i % 2 == 0 { &server } else { &second };
+                instance.http.post(instance.url("/oauth2/token")).form(&form).send()
+            });
+            futures::future::join_all(requests)
+        };
+        let answers = race(form(&code, "authorization_code")).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|a| a.as_ref().unwrap().status().as_u16()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [&[200][..], &[400; 19][..]].concat(), "{statuses:?}");
+        let mut winner = None;
+        for answer in answers {
+            let answer = answer.unwrap();
+            let ok = answer.status() == StatusCode::OK;
+            let body: Value = answer.json().await.unwrap();
+            if ok {
+                winner = Some(body);
+            } else {
+                assert_eq!(body["error"], "invalid_grant");
+            }
+        }
+        // The losers were replays: the winner's tokens went with them.
+        let refresh = winner.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let code = code_for_admin(&server, &mut browser).await;
+        let (_, tokens) = redeem(&server, &code).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let answers = race(form(&refresh, "refresh_token")).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|a| a.as_ref().unwrap().status().as_u16()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [&[200][..], &[400; 19][..]].concat(), "{statuses:?}");
+    }
 }

@@ -25,8 +25,11 @@ pub struct TestApp {
     /// The app's clock: it starts at the real time and moves only when the case says.
     clock: Arc<FixedClock>,
     served: JoinHandle<()>,
-    /// Dropped after `drop` has stopped the server.
-    _database: TestDatabase,
+    /// Shared with a second instance, as instances of one deployment share it.
+    server_key: ServerKey,
+    signing_alg: SigningAlg,
+    /// Dropped (the last holder drops it) after `drop` has stopped the server.
+    database: Arc<TestDatabase>,
 }
 
 /// Settings a case may change before the app starts; the rest are the binary's defaults.
@@ -74,18 +77,10 @@ impl TestAppBuilder {
     }
 
     pub async fn start(self) -> Option<TestApp> {
-        let database = TestDatabase::new(self.engine).await?;
-        // `TestDatabase::store` connects and migrates, as `open_app` does.
-        let store = database.store().await;
+        let database = Arc::new(TestDatabase::new(self.engine).await?);
+        let server_key = ServerKey::generate();
         let clock = Arc::new(FixedClock::new(SystemClock.now()));
-        let settings = Settings {
-            issuer: ISSUER.to_owned(),
-            access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
-            signing_alg: self.signing_alg,
-        };
-        let app = App::new(store, ServerKey::generate(), clock.clone(), settings)
-            .await
-            .expect("start the app");
+        let app = open(&database, &server_key, clock.clone(), self.signing_alg).await;
         let input = BootstrapInput {
             admin_client_secret: Some(ADMIN_SECRET.to_owned()),
             sync_client_secret: Some(SYNC_SECRET.to_owned()),
@@ -97,27 +92,76 @@ impl TestAppBuilder {
             .await
             .expect("bootstrap");
         assert!(provisioned.is_some(), "a fresh store is provisioned");
-
-        // Installed once per test process and shared: the `metrics` facade is global, and
-        // `Metrics::install` hands every caller the one recorder (as in the binary).
-        let metrics = Metrics::install().expect("the metrics recorder");
-        let router = thetasecure_web::router(app, metrics, false);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let address = listener.local_addr().expect("bound address");
-        let served = tokio::spawn(async move {
-            thetasecure_web::serve(listener, router, std::future::pending())
-                .await
-                .expect("serve");
-        });
+        let (api, served) = serve(app).await;
         Some(TestApp {
-            api: Api::new(format!("http://{address}")),
+            api,
             clock,
             served,
-            _database: database,
+            server_key,
+            signing_alg: self.signing_alg,
+            database,
         })
     }
+}
+
+impl TestApp {
+    /// Another instance of the same deployment: its own app, store connection and port,
+    /// on the same database with the same server key, and sharing this one's clock.
+    pub async fn second_instance(&self) -> TestApp {
+        let database = self.database.clone();
+        let app = open(
+            &database,
+            &self.server_key,
+            self.clock.clone(),
+            self.signing_alg,
+        )
+        .await;
+        let (api, served) = serve(app).await;
+        TestApp {
+            api,
+            clock: self.clock.clone(),
+            served,
+            server_key: self.server_key.clone(),
+            signing_alg: self.signing_alg,
+            database,
+        }
+    }
+}
+
+/// An app over a new, migrated connection to `database`, as `open_app` makes one.
+async fn open(
+    database: &TestDatabase,
+    server_key: &ServerKey,
+    clock: Arc<FixedClock>,
+    signing_alg: SigningAlg,
+) -> App {
+    let store = database.store().await;
+    let settings = Settings {
+        issuer: ISSUER.to_owned(),
+        access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
+        signing_alg,
+    };
+    App::new(store, server_key.clone(), clock, settings)
+        .await
+        .expect("start the app")
+}
+
+/// Serves `app` on a random port, as `serve` does.
+async fn serve(app: App) -> (Api, JoinHandle<()>) {
+    // Installed once per test process and shared: the `metrics` facade is global, and
+    // `Metrics::install` hands every caller the one recorder (as in the binary).
+    let metrics = Metrics::install().expect("the metrics recorder");
+    let router = thetasecure_web::router(app, metrics, false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("bound address");
+    let served = tokio::spawn(async move {
+        thetasecure_web::serve(listener, router, std::future::pending())
+            .await
+            .expect("serve");
+    });
+    (Api::new(format!("http://{address}")), served)
 }
 
 /// The admin password's Argon2id hash, made once per test process with the production
