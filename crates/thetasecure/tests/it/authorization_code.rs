@@ -622,4 +622,97 @@ both_engines! {
         statuses.sort_unstable();
         assert_eq!(statuses, [&[200][..], &[400; 19][..]].concat(), "{statuses:?}");
     }
+
+    /// Failures counted on one instance count on the other: the limit is the store's.
+    async fn the_sign_in_limit_holds_across_instances_and_disabled_users_are_out(server: TestApp) {
+        let second = server.second_instance().await;
+        let (mut first_browser, mut second_browser) = (Browser::new(&server), Browser::new(&second));
+        for attempt in 0..5 {
+            let browser = if attempt % 2 == 0 { &mut first_browser } else { &mut second_browser };
+            assert_eq!(browser.sign_in("/login", "admin", "a wrong password").await.status, StatusCode::UNAUTHORIZED);
+        }
+        let locked = second_browser.sign_in("/login", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+        server.advance_seconds(15 * 60);
+
+        // A disabled user cannot sign in, and their refresh tokens stop working.
+        let (_, alice) = server.admin(Method::POST, "/api/v1/users", Some(json!({"username": "alice", "password": "alice's long password"}))).await;
+        let start = first_browser.get(&authorize_path(DESKTOP, &[])).await;
+        let signed_in = first_browser.sign_in(&start.location(), "alice", "alice's long password").await;
+        let back = first_browser.get(&signed_in.location()).await;
+        let code = callback_query(&back.location())["code"].clone();
+        let (_, tokens) = redeem(&server, &code).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let alice_path = format!("/api/v1/users/{}", alice["id"].as_str().unwrap());
+        let (status, _) = server.admin(Method::PATCH, &alice_path, Some(json!({"status": "disabled"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", DESKTOP)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut fresh = Browser::new(&server);
+        let refused = fresh.sign_in("/login", "alice", "alice's long password").await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(refused.body.contains("Invalid username or password"));
+    }
+}
+
+/// Behind an `https` issuer, every cookie is `__Host-`, Secure, HttpOnly and SameSite.
+async fn cookies_behind_https(engine: Engine) {
+    let Some(server) = TestApp::builder(engine)
+        .issuer("https://id.example.com")
+        .start()
+        .await
+    else {
+        return;
+    };
+    let mut browser = Browser::new(&server);
+    let page = browser.get("/login").await;
+    let csrf_cookie = page.headers[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in [
+        "__Host-ts_csrf=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(csrf_cookie.contains(attribute), "{csrf_cookie}");
+    }
+    let csrf = page.field("csrf_token");
+    let signed_in = browser
+        .post(
+            "/login",
+            &[
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf_token", &csrf),
+                ("return_to", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let session_cookie = signed_in.headers[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in [
+        "__Host-ts_session=tsx_",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+    assert!(!session_cookie.contains("Domain"), "{session_cookie}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_behind_https_sqlite() {
+    cookies_behind_https(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_behind_https_postgres() {
+    cookies_behind_https(Engine::Postgres).await;
 }

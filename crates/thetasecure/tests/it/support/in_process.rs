@@ -28,6 +28,7 @@ pub struct TestApp {
     /// Shared with a second instance, as instances of one deployment share it.
     server_key: ServerKey,
     signing_alg: SigningAlg,
+    issuer: &'static str,
     /// Dropped (the last holder drops it) after `drop` has stopped the server.
     database: Arc<TestDatabase>,
 }
@@ -36,6 +37,7 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     engine: Engine,
     signing_alg: SigningAlg,
+    issuer: &'static str,
 }
 
 impl TestApp {
@@ -49,6 +51,7 @@ impl TestApp {
         TestAppBuilder {
             engine,
             signing_alg: SigningAlg::Es256,
+            issuer: ISSUER,
         }
     }
 
@@ -60,7 +63,7 @@ impl TestApp {
 
     /// The issuer the app names in tokens and redirects.
     pub fn issuer(&self) -> &'static str {
-        ISSUER
+        self.issuer
     }
 
     /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
@@ -76,11 +79,24 @@ impl TestAppBuilder {
         self
     }
 
+    /// An issuer other than the binary's default, e.g. an `https` one (cookies change).
+    pub fn issuer(mut self, issuer: &'static str) -> Self {
+        self.issuer = issuer;
+        self
+    }
+
     pub async fn start(self) -> Option<TestApp> {
         let database = Arc::new(TestDatabase::new(self.engine).await?);
         let server_key = ServerKey::generate();
         let clock = Arc::new(FixedClock::new(SystemClock.now()));
-        let app = open(&database, &server_key, clock.clone(), self.signing_alg).await;
+        let app = open(
+            &database,
+            &server_key,
+            clock.clone(),
+            self.signing_alg,
+            self.issuer,
+        )
+        .await;
         let input = BootstrapInput {
             admin_client_secret: Some(ADMIN_SECRET.to_owned()),
             sync_client_secret: Some(SYNC_SECRET.to_owned()),
@@ -99,6 +115,7 @@ impl TestAppBuilder {
             served,
             server_key,
             signing_alg: self.signing_alg,
+            issuer: self.issuer,
             database,
         })
     }
@@ -114,6 +131,7 @@ impl TestApp {
             &self.server_key,
             self.clock.clone(),
             self.signing_alg,
+            self.issuer,
         )
         .await;
         let (api, served) = serve(app).await;
@@ -123,6 +141,7 @@ impl TestApp {
             served,
             server_key: self.server_key.clone(),
             signing_alg: self.signing_alg,
+            issuer: self.issuer,
             database,
         }
     }
@@ -134,10 +153,11 @@ async fn open(
     server_key: &ServerKey,
     clock: Arc<FixedClock>,
     signing_alg: SigningAlg,
+    issuer: &str,
 ) -> App {
     let store = database.store().await;
     let settings = Settings {
-        issuer: ISSUER.to_owned(),
+        issuer: issuer.to_owned(),
         access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
         signing_alg,
     };
