@@ -11,26 +11,26 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// RFC 7636 Appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const DESKTOP: &str = "thetasecure-desktop-agent";
-const CALLBACK: &str = "http://127.0.0.1:51000/callback";
+pub(crate) const DESKTOP: &str = "thetasecure-desktop-agent";
+pub(crate) const CALLBACK: &str = "http://127.0.0.1:51000/callback";
 
 /// A browser: follows no redirect by itself, keeps cookies by name.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
+    pub(crate) cookies: BTreeMap<String, String>,
 }
 
-struct Page {
+pub(crate) struct Page {
     status: StatusCode,
     headers: HeaderMap,
     body: String,
 }
 
 impl Page {
-    fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         self.headers[LOCATION].to_str().unwrap().to_owned()
     }
 
@@ -50,7 +50,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(server: &TestApp) -> Browser {
+    pub(crate) fn new(server: &Api) -> Browser {
         Browser {
             base: server.base.clone(),
             http: reqwest::Client::builder()
@@ -99,7 +99,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let request = self.http.get(self.url(path));
         self.send(request).await
     }
@@ -110,7 +110,7 @@ impl Browser {
     }
 
     /// Signs in on the page `login` (a redirect to /login), as `username`.
-    async fn sign_in(&mut self, login: &str, username: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, login: &str, username: &str, password: &str) -> Page {
         let page = self.get(login).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let (csrf, return_to) = (page.field("csrf_token"), page.field("return_to"));
@@ -128,7 +128,7 @@ impl Browser {
 }
 
 /// An authorization request of `client_id`; `changes` replace (or add) parameters.
-fn authorize_path(client_id: &str, changes: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_path(client_id: &str, changes: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("client_id", client_id),
         ("redirect_uri", CALLBACK),
@@ -150,7 +150,7 @@ fn authorize_path(client_id: &str, changes: &[(&str, &str)]) -> String {
 }
 
 /// The query of a redirect to the client, as a map.
-fn callback_query(location: &str) -> BTreeMap<String, String> {
+pub(crate) fn callback_query(location: &str) -> BTreeMap<String, String> {
     let url = url::Url::parse(location).unwrap();
     assert_eq!(&url[..url::Position::AfterPath], CALLBACK, "{location}");
     url.query_pairs().into_owned().collect()

@@ -57,11 +57,28 @@ both_engines! {
         let new_password = "another long password";
         let (status, _) = server.admin(reqwest::Method::PATCH, &user_path, Some(serde_json::json!({"password": new_password}))).await;
         assert_eq!(status, reqwest::StatusCode::OK);
+        // A person signs in through the pages; a native app redeems and refreshes.
+        use crate::authorization_code::{Browser, authorize_path, callback_query, CALLBACK, DESKTOP, VERIFIER};
+        let mut browser = Browser::new(&server);
+        let login = browser.get(&authorize_path(DESKTOP, &[])).await.location();
+        let signed_in = browser.sign_in(&login, "logged", new_password).await;
+        let code = callback_query(&browser.get(&signed_in.location()).await.location())["code"].clone();
+        let redeemed: serde_json::Value = server.http.post(server.url("/oauth2/token"))
+            .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER), ("client_id", DESKTOP)])
+            .send().await.unwrap().json().await.unwrap();
+        let user_refresh = redeemed["refresh_token"].as_str().unwrap().to_owned();
+        let user_access = redeemed["access_token"].as_str().unwrap().to_owned();
+        let refreshed: serde_json::Value = server.http.post(server.url("/oauth2/token"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", user_refresh.as_str()), ("client_id", DESKTOP)])
+            .send().await.unwrap().json().await.unwrap();
+        let next_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+        let session = browser.cookies["ts_session"].clone();
+        let csrf = browser.cookies["ts_csrf"].clone();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let logs = server.stderr().join("\n");
         assert!(logs.contains("client created"), "the log records changes: {logs}");
         assert!(logs.contains("token issued"), "debug lines are included: {logs}");
-        for needle in [secret.as_str(), rotated.as_str(), token.as_str(), ADMIN_SECRET, "tss_wrong-secret-value", ADMIN_PASSWORD, user_password, new_password] {
+        for needle in [secret.as_str(), rotated.as_str(), token.as_str(), ADMIN_SECRET, "tss_wrong-secret-value", ADMIN_PASSWORD, user_password, new_password, &code, &user_refresh, &user_access, &next_refresh, &session, &csrf] {
             assert!(!logs.contains(needle), "log leaks {needle}");
         }
         // The signature part alone never appears either.
