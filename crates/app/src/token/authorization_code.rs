@@ -12,7 +12,7 @@ use thetasecure_core::user::User;
 use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
 use thetasecure_store::{AuthorizationCodeRecord, RefreshTokenRecord};
 
-use super::{TokenRequest, TokenResponse, invalid_grant};
+use super::{SignedAccessToken, TokenRequest, TokenResponse, invalid_grant};
 use crate::audit::{self, Actor};
 use crate::cache::ClientEntry;
 use crate::client_auth::ClientAuthentication;
@@ -49,13 +49,7 @@ impl App {
     ) -> Result<TokenResponse, TokenError> {
         let entry = self.authenticate(authentication).await?;
         let client = &entry.client;
-        if !client.metadata.allows_grant(GrantType::AuthorizationCode) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client is not registered for the authorization_code grant",
-            )
-            .into());
-        }
+        super::require_grant(client, GrantType::AuthorizationCode)?;
         let code = request
             .code
             .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
@@ -156,25 +150,11 @@ impl App {
     ) -> Result<UserTokens, TokenError> {
         let client = &entry.client;
         let now = self.clock().now();
-        let ttl = client
-            .metadata
-            .access_token_ttl_seconds
-            .unwrap_or(self.settings().access_token_ttl_seconds);
-        let claims = super::access::access_token_claims(
-            self.issuer(),
-            &grant.user.id,
-            client.client_id.as_str(),
-            grant.scope.to_string(),
-            now,
+        let SignedAccessToken {
+            token: access_token,
+            claims,
             ttl,
-        );
-        let access_token = self
-            .0
-            .keys
-            .current()
-            .active()
-            .sign_access_token(&claims)
-            .map_err(|e| TokenError::Internal(Box::new(e)))?;
+        } = self.sign_access_token(client, &grant.user.id, grant.scope.to_string(), now)?;
         let access_token_expires_at = Timestamp::from_unix_seconds(claims.exp);
         let refreshable = client.metadata.allows_grant(GrantType::RefreshToken)
             && (!grant.scope.contains("openid") || grant.scope.contains("offline_access"));

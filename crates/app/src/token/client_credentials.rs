@@ -16,13 +16,7 @@ impl App {
     ) -> Result<TokenResponse, TokenError> {
         let entry = self.authenticate_client(credentials).await?;
         let client = &entry.client;
-        if !client.metadata.allows_grant(GrantType::ClientCredentials) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client is not registered for the client_credentials grant",
-            )
-            .into());
-        }
+        super::require_grant(client, GrantType::ClientCredentials)?;
         let scope = match requested_scope {
             None => client.metadata.scope.clone(),
             Some(raw) => {
@@ -39,31 +33,18 @@ impl App {
                 requested
             }
         };
-        let ttl = client
-            .metadata
-            .access_token_ttl_seconds
-            .unwrap_or(self.settings().access_token_ttl_seconds);
-        let claims = super::access::access_token_claims(
-            self.issuer(),
-            client.client_id.as_str(),
+        let signed = self.sign_access_token(
+            client,
             client.client_id.as_str(),
             scope.to_string(),
             self.clock().now(),
-            ttl,
-        );
-        let access_token = self
-            .0
-            .keys
-            .current()
-            .active()
-            .sign_access_token(&claims)
-            .map_err(|e| TokenError::Internal(Box::new(e)))?;
+        )?;
         self.0.tokens_issued.client_credentials().increment(1);
         Ok(TokenResponse {
-            access_token,
+            access_token: signed.token,
             token_type: "Bearer",
-            expires_in: ttl,
-            scope: claims.scope,
+            expires_in: signed.ttl,
+            scope: signed.claims.scope,
             refresh_token: None,
         })
     }

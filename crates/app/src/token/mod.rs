@@ -10,6 +10,7 @@ pub(crate) use revocation_rechecks::RevocationRechecks;
 
 use std::sync::OnceLock;
 
+use thetasecure_core::client::Client;
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::{ErrorCode, OAuthError};
 
@@ -72,6 +73,58 @@ impl App {
             (GrantType::RefreshToken, client) => self.refresh_token_grant(client, request).await,
             (other, _) => Err(unsupported(other.as_str())),
         }
+    }
+}
+
+/// A signed access token for `client`, on behalf of `subject`, with its claims and
+/// lifetime (the client's own, or the server's).
+pub(crate) struct SignedAccessToken {
+    pub token: String,
+    pub claims: thetasecure_core::token::AccessTokenClaims,
+    pub ttl: u32,
+}
+
+impl App {
+    pub(crate) fn sign_access_token(
+        &self,
+        client: &Client,
+        subject: &str,
+        scope: String,
+        now: thetasecure_core::Timestamp,
+    ) -> Result<SignedAccessToken, TokenError> {
+        let ttl = client
+            .metadata
+            .access_token_ttl_seconds
+            .unwrap_or(self.settings().access_token_ttl_seconds);
+        let claims = access::access_token_claims(
+            self.issuer(),
+            subject,
+            client.client_id.as_str(),
+            scope,
+            now,
+            ttl,
+        );
+        let token = self
+            .0
+            .keys
+            .current()
+            .active()
+            .sign_access_token(&claims)
+            .map_err(|e| TokenError::Internal(Box::new(e)))?;
+        Ok(SignedAccessToken { token, claims, ttl })
+    }
+}
+
+/// Refuses a client not registered for `grant` (RFC 6749 §5.2 `unauthorized_client`).
+pub(crate) fn require_grant(client: &Client, grant: GrantType) -> Result<(), TokenError> {
+    if client.metadata.allows_grant(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client is not registered for the {grant} grant"),
+        )
+        .into())
     }
 }
 

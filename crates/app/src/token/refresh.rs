@@ -23,13 +23,7 @@ impl App {
     ) -> Result<TokenResponse, TokenError> {
         let entry = self.authenticate(authentication).await?;
         let client = &entry.client;
-        if !client.metadata.allows_grant(GrantType::RefreshToken) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client is not registered for the refresh_token grant",
-            )
-            .into());
-        }
+        super::require_grant(client, GrantType::RefreshToken)?;
         let presented = request
             .refresh_token
             .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
