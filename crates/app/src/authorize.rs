@@ -233,23 +233,25 @@ impl App {
             .is_none_or(|granted| request.scope.first_missing_from(&granted).is_some()))
     }
 
+    /// The requested scopes with their registered descriptions, read in one query.
     async fn scopes_shown(&self, scope: &ScopeSet) -> Result<Vec<ScopeShown>, AdminError> {
-        let mut shown = Vec::new();
-        for name in scope.iter() {
-            let description = self
-                .store()
-                .scopes()
-                .get(name)
-                .await
-                .map_err(|e| AdminError::from_store(e, "scope"))?
-                .map(|record| record.description)
-                .unwrap_or_default();
-            shown.push(ScopeShown {
+        let registered = self
+            .store()
+            .scopes()
+            .list()
+            .await
+            .map_err(|e| AdminError::from_store(e, "scope"))?;
+        Ok(scope
+            .iter()
+            .map(|name| ScopeShown {
                 name: name.to_owned(),
-                description,
-            });
-        }
-        Ok(shown)
+                description: registered
+                    .iter()
+                    .find(|record| record.name == name)
+                    .map(|record| record.description.clone())
+                    .unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Stores a new code for this request and returns the redirect that delivers it.

@@ -169,7 +169,7 @@ impl App {
             .map_err(store_error)?;
         // A new password or a disabled account ends what the old state allowed.
         if new_password || (current_active && !updated.is_active()) {
-            self.sign_out_everywhere(actor, id).await?;
+            self.sign_out(actor, &updated.id).await?;
         }
         Ok(updated)
     }
@@ -203,8 +203,14 @@ impl App {
     /// Ends every browser session of the user and revokes every refresh token (and the
     /// access tokens issued with them), each audited.
     pub async fn sign_out_everywhere(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
-        self.end_user_sessions(actor, id).await?;
-        self.revoke_user_refresh_tokens(actor, id).await?;
+        let user = self.get_user(id).await?;
+        self.sign_out(actor, &user.id).await
+    }
+
+    /// `sign_out_everywhere` for a user already read.
+    async fn sign_out(&self, actor: &Actor, user_id: &str) -> Result<(), AdminError> {
+        self.revoke_sessions(actor, user_id).await?;
+        self.revoke_refresh_tokens(actor, user_id).await?;
         Ok(())
     }
 
@@ -221,18 +227,22 @@ impl App {
     /// Ends every browser session of the user; returns how many were live.
     pub async fn end_user_sessions(&self, actor: &Actor, id: &str) -> Result<u64, AdminError> {
         let user = self.get_user(id).await?;
+        self.revoke_sessions(actor, &user.id).await
+    }
+
+    async fn revoke_sessions(&self, actor: &Actor, user_id: &str) -> Result<u64, AdminError> {
         let now = self.clock().now();
         let entry = audit::entry(
             actor,
             now,
             "user.sessions_revoked",
             "user",
-            &user.id,
+            user_id,
             json!({}),
         );
         self.store()
             .sessions()
-            .revoke_for_user(&user.id, now, &entry)
+            .revoke_for_user(user_id, now, &entry)
             .await
             .map_err(store_error)
     }
@@ -292,18 +302,22 @@ impl App {
         id: &str,
     ) -> Result<u64, AdminError> {
         let user = self.get_user(id).await?;
+        self.revoke_refresh_tokens(actor, &user.id).await
+    }
+
+    async fn revoke_refresh_tokens(&self, actor: &Actor, user_id: &str) -> Result<u64, AdminError> {
         let now = self.clock().now();
         let entry = audit::entry(
             actor,
             now,
             "user.refresh_tokens_revoked",
             "user",
-            &user.id,
+            user_id,
             json!({}),
         );
         self.store()
             .refresh_tokens()
-            .revoke_for_user(&user.id, now, &entry)
+            .revoke_for_user(user_id, now, &entry)
             .await
             .map_err(store_error)
     }
