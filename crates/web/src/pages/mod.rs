@@ -202,25 +202,25 @@ impl PageForm {
 /// `Secure` with the `__Host-` prefix (bound to this host). A loopback `http` issuer (a
 /// developer's machine) gets neither, as browsers differ on secure cookies over http.
 fn cookie(app: &App, name: &'static str, value: String, same_site: SameSite) -> Cookie<'static> {
-    let secure = app.settings().issuer.starts_with("https://");
-    let name = if secure {
-        format!("__Host-{name}")
-    } else {
-        name.to_owned()
-    };
-    Cookie::build((name, value))
+    Cookie::build((cookie_name(app, name), value))
         .path("/")
         .http_only(true)
-        .secure(secure)
+        .secure(is_https(app))
         .same_site(same_site)
         .build()
 }
 
 /// The name `cookie` gives `name` on this server.
 fn cookie_name(app: &App, name: &'static str) -> String {
-    cookie(app, name, String::new(), SameSite::Lax)
-        .name()
-        .to_owned()
+    if is_https(app) {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+fn is_https(app: &App) -> bool {
+    app.settings().issuer.starts_with("https://")
 }
 
 #[cfg(test)]
