@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authorize;
 pub mod bootstrap;
 pub mod cache;
+pub mod client_address;
 mod client_auth;
 pub mod clients;
 pub mod error;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub issuer: String,
     pub access_token_ttl_seconds: u32,
     pub signing_alg: SigningAlg,
+    /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: client_address::TrustedProxies,
 }
 
 #[derive(Clone)]
@@ -370,6 +373,7 @@ pub(crate) mod test_support {
             issuer: "https://id.example".into(),
             access_token_ttl_seconds: 3600,
             signing_alg: SigningAlg::EdDsa,
+            trusted_proxies: Default::default(),
         };
         let app = App::new(store, ServerKey::generate(), clock, settings)
             .await

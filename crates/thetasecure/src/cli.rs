@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// Serve the admin API and /metrics on this second address (e.g. loopback only) instead. [env: THETASECURE_ADMIN_LISTEN]
     #[arg(long)]
     pub admin_listen: Option<String>,
+    /// Comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names the client, for the sign-in and client-authentication limits [default: none, the peer counts]. [env: THETASECURE_TRUSTED_PROXIES]
+    #[arg(long)]
+    pub trusted_proxies: Option<String>,
     // Last: its help heading would otherwise also cover the options after it.
     #[command(flatten)]
     pub store: StoreArgs,

@@ -13,6 +13,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use thetasecure_app::bootstrap::BootstrapInput;
+use thetasecure_app::client_address::TrustedProxies;
 use thetasecure_app::{ServerKey, Settings, SigningAlg};
 use thetasecure_core::client::TTL_RANGE_SECONDS;
 
@@ -26,6 +27,8 @@ struct Layer {
     listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trusted_proxies: Option<AddressList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +63,23 @@ struct Layer {
     bootstrap_admin_password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bootstrap_admin_password_file: Option<PathBuf>,
+}
+
+/// A list as a TOML array, or as one comma-separated string (a flag, a variable).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum AddressList {
+    Joined(String),
+    Each(Vec<String>),
+}
+
+impl AddressList {
+    fn entries(&self) -> Vec<&str> {
+        match self {
+            Self::Joined(joined) => joined.split(',').collect(),
+            Self::Each(each) => each.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 const ENV_PREFIX: &str = "THETASECURE_";
@@ -162,6 +182,7 @@ pub fn load_serve(args: ServeArgs) -> Result<Config> {
     let mut flags = store_flags(&args.store);
     flags.listen = args.listen;
     flags.admin_listen = args.admin_listen;
+    flags.trusted_proxies = args.trusted_proxies.map(AddressList::Joined);
     resolve(args.store.config.as_deref(), process_environment, flags)
 }
 
@@ -245,6 +266,11 @@ fn resolve(
         SigningAlgArg::Rs256 => SigningAlg::Rs256,
         SigningAlgArg::EdDsa => SigningAlg::EdDsa,
     };
+    let trusted_proxies = match &layer.trusted_proxies {
+        Some(list) => TrustedProxies::parse(list.entries())
+            .map_err(|error| anyhow::anyhow!("{}: {error}", variable("trusted_proxies")))?,
+        None => TrustedProxies::default(),
+    };
     let bootstrap = BootstrapInput {
         admin_client_secret: secret(
             layer.bootstrap_admin_client_secret,
@@ -271,6 +297,7 @@ fn resolve(
             issuer,
             access_token_ttl_seconds,
             signing_alg,
+            trusted_proxies,
         },
         log_format: layer.log_format.unwrap_or(LogFormat::Text),
         log_level: layer.log_level.unwrap_or_else(|| "info".into()),
@@ -572,6 +599,28 @@ mod tests {
         let toml = setup.file("config.toml", "colour = \"blue\"\n");
         let message = error_of(setup.resolve(Some(&toml), Layer::default()));
         assert!(message.contains("colour"), "{message}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_an_array_or_a_joined_list() {
+        let setup = Setup::new(&[]);
+        let toml = setup.file(
+            "config.toml",
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        );
+        let from_file = setup.resolve(Some(&toml), Layer::default()).unwrap();
+        let joined = Setup::new(&[("THETASECURE_TRUSTED_PROXIES", "10.0.0.0/8, ::1")]);
+        let from_variable = joined.resolve(None, Layer::default()).unwrap();
+        let expected = TrustedProxies::parse(["10.0.0.0/8", "::1"]).unwrap();
+        assert_eq!(from_file.settings.trusted_proxies, expected);
+        assert_eq!(from_variable.settings.trusted_proxies, expected);
+        let none = setup.resolve(None, Layer::default()).unwrap();
+        assert!(none.settings.trusted_proxies.is_empty());
+
+        let bad = Setup::new(&[("THETASECURE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]);
+        let message = error_of(bad.resolve(None, Layer::default()));
+        assert!(message.contains("THETASECURE_TRUSTED_PROXIES"), "{message}");
+        assert!(message.contains("`proxy.local`"), "{message}");
     }
 
     #[test]

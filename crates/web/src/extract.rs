@@ -2,16 +2,16 @@
 //! axum's plain-text rejections.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use data_encoding::BASE64;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use thetasecure_app::{ClientAuthentication, ClientCredentials};
+use thetasecure_app::{App, ClientAuthentication, ClientCredentials};
 use thetasecure_core::OAuthError;
 use thetasecure_core::grant::AuthMethod;
 use thetasecure_core::secret::PlainSecret;
@@ -19,6 +19,34 @@ use thetasecure_core::secret::PlainSecret;
 use crate::MAX_BODY_BYTES;
 use crate::error::ApiError;
 use crate::unambiguous_json;
+
+/// Where the request comes from, for the sign-in and client-authentication limits: the
+/// peer, or behind a trusted proxy the client its `X-Forwarded-For` names
+/// (`thetasecure_app::client_address`).
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<App> for ClientAddress {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            // Only a router served without connection info gets here: a bug, not input.
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "no peer address"));
+        };
+        let trusted = &app.settings().trusted_proxies;
+        if trusted.is_empty() {
+            return Ok(Self(peer.ip()));
+        }
+        let forwarded_for = parts
+            .headers
+            .get_all(FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        Ok(Self(trusted.client_address(peer.ip(), forwarded_for)))
+    }
+}
+
+const FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
 
 fn invalid(description: impl Into<String>) -> ApiError {
     OAuthError::invalid_request(description).into()

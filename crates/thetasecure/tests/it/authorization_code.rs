@@ -24,7 +24,7 @@ pub(crate) struct Browser {
 }
 
 pub(crate) struct Page {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     headers: HeaderMap,
     body: String,
 }
@@ -51,10 +51,22 @@ impl Page {
 
 impl Browser {
     pub(crate) fn new(server: &Api) -> Browser {
+        Self::with_headers(server, HeaderMap::new())
+    }
+
+    /// A browser behind a proxy that says it forwards for `address`.
+    pub(crate) fn forwarded_for(server: &Api, address: &str) -> Browser {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        Self::with_headers(server, headers)
+    }
+
+    fn with_headers(server: &Api, headers: HeaderMap) -> Browser {
         Browser {
             base: server.base.clone(),
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
+                .default_headers(headers)
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),

@@ -8,6 +8,7 @@ mod admin_auth;
 mod authorization_code;
 mod bootstrap;
 mod cli;
+mod client_address;
 mod client_metadata;
 mod clients_api;
 mod discovery;

@@ -1,26 +1,26 @@
 //! `/oauth2/token`, `/oauth2/introspect` and `/oauth2/revoke`.
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use thetasecure_app::token::TokenRequest;
 use thetasecure_app::{App, ClientCredentials, token};
 use thetasecure_core::OAuthError;
 
 use super::{bodies, no_store};
 use crate::error::ApiError;
-use crate::extract::OAuthForm;
+use crate::extract::{ClientAddress, OAuthForm};
 
 pub async fn token(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(source): ClientAddress,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
     let grant = token::requested_grant(form.get("grant_type"))
         .map_err(|e| ApiError::from_token_error(e, false))?;
-    let (client, basic) = form.client_authentication(peer.ip())?;
+    let (client, basic) = form.client_authentication(source)?;
     let request = TokenRequest {
         scope: form.get("scope"),
         code: form.get("code"),
@@ -39,10 +39,10 @@ pub async fn token(
 
 pub async fn introspect(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(source): ClientAddress,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (credentials, basic, token) = caller_and_token(&form, peer)?;
+    let (credentials, basic, token) = caller_and_token(&form, source)?;
     let answer = app
         .introspect(&credentials, token)
         .await
@@ -52,10 +52,10 @@ pub async fn introspect(
 
 pub async fn revoke(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(source): ClientAddress,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let (client, basic) = form.client_authentication(peer.ip())?;
+    let (client, basic) = form.client_authentication(source)?;
     let token = required_token(&form)?;
     app.revoke_token(&client, token)
         .await
@@ -79,9 +79,9 @@ fn json_no_store(body: String) -> Response {
 /// as introspection (RFC 7662 §2.1) takes them.
 fn caller_and_token(
     form: &OAuthForm,
-    peer: SocketAddr,
+    source: IpAddr,
 ) -> Result<(ClientCredentials, bool, &str), ApiError> {
-    let (credentials, basic) = form.client_credentials(peer.ip())?;
+    let (credentials, basic) = form.client_credentials(source)?;
     Ok((credentials, basic, required_token(form)?))
 }
 

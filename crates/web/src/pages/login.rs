@@ -2,9 +2,8 @@
 //! message for every failure) and the end of a browser session.
 
 use askama::Template;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -13,7 +12,7 @@ use thetasecure_app::App;
 use thetasecure_app::sign_in::{SIGN_IN_REFUSED, SignInError};
 
 use super::{PageError, PageForm, cookie, cookie_name, csrf, render};
-use crate::extract::Params;
+use crate::extract::{ClientAddress, Params};
 
 pub(crate) const SESSION_COOKIE: &str = "ts_session";
 
@@ -72,7 +71,7 @@ pub async fn show(
 
 pub async fn submit(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(source): ClientAddress,
     jar: CookieJar,
     headers: HeaderMap,
     form: PageForm,
@@ -81,7 +80,7 @@ pub async fn submit(
     let username = form.get("username").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
     let return_to = local_path(form.get("return_to"));
-    let user = match app.sign_in(username, password, peer.ip()).await {
+    let user = match app.sign_in(username, password, source).await {
         Ok(user) => user,
         Err(SignInError::Refused) => {
             let (jar, csrf_token) = csrf::token(&app, jar);

@@ -6,6 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use thetasecure_app::bootstrap::BootstrapInput;
+use thetasecure_app::client_address::TrustedProxies;
 use thetasecure_app::{App, ServerKey, Settings, SigningAlg, passwords};
 use thetasecure_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use thetasecure_store::testing::TestDatabase;
@@ -27,8 +28,7 @@ pub struct TestApp {
     served: JoinHandle<()>,
     /// Shared with a second instance, as instances of one deployment share it.
     server_key: ServerKey,
-    signing_alg: SigningAlg,
-    issuer: &'static str,
+    settings: Settings,
     /// Dropped (the last holder drops it) after `drop` has stopped the server.
     database: Arc<TestDatabase>,
 }
@@ -36,8 +36,7 @@ pub struct TestApp {
 /// Settings a case may change before the app starts; the rest are the binary's defaults.
 pub struct TestAppBuilder {
     engine: Engine,
-    signing_alg: SigningAlg,
-    issuer: &'static str,
+    settings: Settings,
 }
 
 impl TestApp {
@@ -50,8 +49,12 @@ impl TestApp {
     pub fn builder(engine: Engine) -> TestAppBuilder {
         TestAppBuilder {
             engine,
-            signing_alg: SigningAlg::Es256,
-            issuer: ISSUER,
+            settings: Settings {
+                issuer: ISSUER.to_owned(),
+                access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
+                signing_alg: SigningAlg::Es256,
+                trusted_proxies: Default::default(),
+            },
         }
     }
 
@@ -62,8 +65,8 @@ impl TestApp {
     }
 
     /// The issuer the app names in tokens and redirects.
-    pub fn issuer(&self) -> &'static str {
-        self.issuer
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
     }
 
     /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
@@ -75,13 +78,20 @@ impl TestApp {
 
 impl TestAppBuilder {
     pub fn signing_alg(mut self, signing_alg: SigningAlg) -> Self {
-        self.signing_alg = signing_alg;
+        self.settings.signing_alg = signing_alg;
         self
     }
 
     /// An issuer other than the binary's default, e.g. an `https` one (cookies change).
     pub fn issuer(mut self, issuer: &'static str) -> Self {
-        self.issuer = issuer;
+        self.settings.issuer = issuer.to_owned();
+        self
+    }
+
+    /// Peers whose `X-Forwarded-For` names the client, as `--trusted-proxies` lists them.
+    pub fn trusted_proxies(mut self, list: &[&str]) -> Self {
+        self.settings.trusted_proxies =
+            TrustedProxies::parse(list.iter().copied()).expect("trusted proxies");
         self
     }
 
@@ -89,14 +99,7 @@ impl TestAppBuilder {
         let database = Arc::new(TestDatabase::new(self.engine).await?);
         let server_key = ServerKey::generate();
         let clock = Arc::new(FixedClock::new(SystemClock.now()));
-        let app = open(
-            &database,
-            &server_key,
-            clock.clone(),
-            self.signing_alg,
-            self.issuer,
-        )
-        .await;
+        let app = open(&database, &server_key, clock.clone(), &self.settings).await;
         let input = BootstrapInput {
             admin_client_secret: Some(ADMIN_SECRET.to_owned()),
             sync_client_secret: Some(SYNC_SECRET.to_owned()),
@@ -114,8 +117,7 @@ impl TestAppBuilder {
             clock,
             served,
             server_key,
-            signing_alg: self.signing_alg,
-            issuer: self.issuer,
+            settings: self.settings,
             database,
         })
     }
@@ -130,8 +132,7 @@ impl TestApp {
             &database,
             &self.server_key,
             self.clock.clone(),
-            self.signing_alg,
-            self.issuer,
+            &self.settings,
         )
         .await;
         let (api, served) = serve(app).await;
@@ -140,8 +141,7 @@ impl TestApp {
             clock: self.clock.clone(),
             served,
             server_key: self.server_key.clone(),
-            signing_alg: self.signing_alg,
-            issuer: self.issuer,
+            settings: self.settings.clone(),
             database,
         }
     }
@@ -152,16 +152,10 @@ async fn open(
     database: &TestDatabase,
     server_key: &ServerKey,
     clock: Arc<FixedClock>,
-    signing_alg: SigningAlg,
-    issuer: &str,
+    settings: &Settings,
 ) -> App {
     let store = database.store().await;
-    let settings = Settings {
-        issuer: issuer.to_owned(),
-        access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
-        signing_alg,
-    };
-    App::new(store, server_key.clone(), clock, settings)
+    App::new(store, server_key.clone(), clock, settings.clone())
         .await
         .expect("start the app")
 }
