@@ -8,14 +8,20 @@
 //! - `insert`: one durable single-row `INSERT` per `POST /`, committed before the
 //!   `201`, on SQLite (opened as ThetaSecure opens it) or PostgreSQL: the yardstick
 //!   for client creation.
+//! - `verify`: one Argon2id password verification per `POST /`, as ThetaSecure's
+//!   sign-in verifies: the floor of any sign-in.
 //! - `seed`: bulk-inserts clients straight into a migrated ThetaSecure store, for the
 //!   admin search scenario.
+//! - `seed-grants`: bulk-inserts authorization codes or refresh tokens and writes the
+//!   token requests that redeem or rotate each once.
 
 mod echo;
+mod grants;
 mod insert;
 mod seed;
 mod sign;
 mod store;
+mod verify;
 
 use std::net::SocketAddr;
 
@@ -56,6 +62,26 @@ enum Command {
         #[arg(long)]
         database_url: String,
     },
+    /// Verify one password with Argon2id per POST on `/`, as ThetaSecure's sign-in does.
+    Verify {
+        /// Address to bind, e.g. 127.0.0.1:0 for any free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Insert COUNT authorization codes or refresh tokens into a bootstrapped store and
+    /// write to OUT the token request bodies that use each once.
+    SeedGrants {
+        /// The ThetaSecure store: `sqlite://path/to/thetasecure.db` or `postgres://…`.
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, value_enum)]
+        kind: grants::Kind,
+        #[arg(long, default_value_t = 100_000)]
+        count: u32,
+        /// File for the request bodies, one per line.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Insert COUNT clients into a migrated ThetaSecure store in one transaction.
     Seed {
         /// The ThetaSecure store: `sqlite://path/to/thetasecure.db` or `postgres://…`.
@@ -82,10 +108,17 @@ fn main() -> anyhow::Result<()> {
                 listen,
                 database_url,
             } => insert::run(listen, &database_url).await,
+            Command::Verify { listen } => verify::run(listen).await,
             Command::Seed {
                 database_url,
                 count,
             } => seed::run(&database_url, count).await,
+            Command::SeedGrants {
+                database_url,
+                kind,
+                count,
+                out,
+            } => grants::run(&database_url, kind, count, &out).await,
         }
     })
 }
