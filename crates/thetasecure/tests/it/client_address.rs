@@ -8,11 +8,8 @@ use crate::authorization_code::{Browser, DESKTOP, authorize_path};
 use crate::support::*;
 
 /// The test's requests come from 127.0.0.1: trusting it makes this the proxy.
-async fn behind_a_proxy(engine: Engine) -> Option<TestApp> {
-    TestApp::builder(engine)
-        .trusted_proxies(&["127.0.0.1/32", "10.0.0.0/8"])
-        .start()
-        .await
+fn behind_a_proxy(app: TestAppBuilder) -> TestAppBuilder {
+    app.trusted_proxies(&["127.0.0.1/32", "10.0.0.0/8"])
 }
 
 /// A wrong secret for `client_id`, as from `address`.
@@ -38,39 +35,26 @@ async fn guess_secrets(server: &TestApp, client_id: &str, address: &str) -> Stat
     guess(server, client_id, address).await
 }
 
-async fn client_authentication_counts_the_forwarded_client(engine: Engine) {
-    let Some(server) = behind_a_proxy(engine).await else {
-        return;
-    };
-    let (id, _) = server.machine_client("Proxied", "directory.read").await;
-    // The proxy appends what it saw; what the client wrote before that is not believed.
-    assert_eq!(
-        guess_secrets(&server, &id, "203.0.113.1").await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(
-        guess(&server, &id, "203.0.113.1, 10.0.0.7").await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "a trusted inner hop leads back to the same client"
-    );
-    assert_eq!(
-        guess(&server, &id, "203.0.113.1, 203.0.113.2").await,
-        StatusCode::UNAUTHORIZED,
-        "another client behind the proxy is not locked out, whatever it wrote first"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_authentication_counts_the_forwarded_client_sqlite() {
-    client_authentication_counts_the_forwarded_client(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_authentication_counts_the_forwarded_client_postgres() {
-    client_authentication_counts_the_forwarded_client(Engine::Postgres).await;
-}
-
 both_engines! {
+    async fn client_authentication_counts_the_forwarded_client(server: TestApp with behind_a_proxy) {
+        let (id, _) = server.machine_client("Proxied", "directory.read").await;
+        // The proxy appends what it saw; what the client wrote before that is not believed.
+        assert_eq!(
+            guess_secrets(&server, &id, "203.0.113.1").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            guess(&server, &id, "203.0.113.1, 10.0.0.7").await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "a trusted inner hop leads back to the same client"
+        );
+        assert_eq!(
+            guess(&server, &id, "203.0.113.1, 203.0.113.2").await,
+            StatusCode::UNAUTHORIZED,
+            "another client behind the proxy is not locked out, whatever it wrote first"
+        );
+    }
+
     /// Without `--trusted-proxies` the header changes nothing: the peer is locked out.
     async fn an_untrusted_peer_cannot_choose_its_address(server: TestApp) {
         let (id, _) = server.machine_client("Direct", "directory.read").await;
@@ -81,54 +65,41 @@ both_engines! {
             "a new forwarded address is the same peer"
         );
     }
-}
 
-/// Failed sign-ins from one forwarded address, spread over two instances and many
-/// usernames, reach the per-address limit; the same proxy's other clients sign in.
-async fn sign_in_failures_count_per_forwarded_address(engine: Engine) {
-    let Some(server) = behind_a_proxy(engine).await else {
-        return;
-    };
-    let second = server.second_instance().await;
-    let limit = thetasecure_app::sign_in::MAX_FAILURES_PER_ADDRESS;
-    let (mut first, mut other) = (
-        Browser::forwarded_for(&server, "203.0.113.1"),
-        Browser::forwarded_for(&second, "203.0.113.1"),
-    );
-    for attempt in 0..limit {
-        let browser = if attempt % 2 == 0 {
-            &mut first
-        } else {
-            &mut other
-        };
-        let refused = browser
-            .sign_in("/login", &format!("user{attempt}"), "a wrong password")
-            .await;
-        assert_eq!(
-            refused.status,
-            StatusCode::UNAUTHORIZED,
-            "attempt {attempt}"
+    /// Failed sign-ins from one forwarded address, spread over two instances and many
+    /// usernames, reach the per-address limit; the same proxy's other clients sign in.
+    async fn sign_in_failures_count_per_forwarded_address(server: TestApp with behind_a_proxy) {
+        let second = server.second_instance().await;
+        let limit = thetasecure_app::sign_in::MAX_FAILURES_PER_ADDRESS;
+        let (mut first, mut other) = (
+            Browser::forwarded_for(&server, "203.0.113.1"),
+            Browser::forwarded_for(&second, "203.0.113.1"),
         );
+        for attempt in 0..limit {
+            let browser = if attempt % 2 == 0 {
+                &mut first
+            } else {
+                &mut other
+            };
+            let refused = browser
+                .sign_in("/login", &format!("user{attempt}"), "a wrong password")
+                .await;
+            assert_eq!(
+                refused.status,
+                StatusCode::UNAUTHORIZED,
+                "attempt {attempt}"
+            );
+        }
+        let start = first.get(&authorize_path(DESKTOP, &[])).await.location();
+        let locked = first.sign_in(&start, "admin", ADMIN_PASSWORD).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+
+        let mut elsewhere = Browser::forwarded_for(&second, "203.0.113.2");
+        let start = elsewhere
+            .get(&authorize_path(DESKTOP, &[]))
+            .await
+            .location();
+        let signed_in = elsewhere.sign_in(&start, "admin", ADMIN_PASSWORD).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
     }
-    let start = first.get(&authorize_path(DESKTOP, &[])).await.location();
-    let locked = first.sign_in(&start, "admin", ADMIN_PASSWORD).await;
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
-
-    let mut elsewhere = Browser::forwarded_for(&second, "203.0.113.2");
-    let start = elsewhere
-        .get(&authorize_path(DESKTOP, &[]))
-        .await
-        .location();
-    let signed_in = elsewhere.sign_in(&start, "admin", ADMIN_PASSWORD).await;
-    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_failures_count_per_forwarded_address_sqlite() {
-    sign_in_failures_count_per_forwarded_address(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_failures_count_per_forwarded_address_postgres() {
-    sign_in_failures_count_per_forwarded_address(Engine::Postgres).await;
 }

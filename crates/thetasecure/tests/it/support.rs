@@ -16,7 +16,7 @@ pub use thetasecure_store::Engine;
 mod in_process;
 mod process;
 
-pub use in_process::{ISSUER, TestApp};
+pub use in_process::{ISSUER, TestApp, TestAppBuilder};
 pub use process::{Place, TestServer, cli};
 
 pub const ADMIN_SECRET: &str = "tss_test-admin-secret-0123456789abcdefghijklmnop";
@@ -24,32 +24,49 @@ pub const SYNC_SECRET: &str = "tss_test-sync-secret-0123456789abcdefghijklmnopq"
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Generates `<name>::sqlite` and `<name>::postgres` tests running the same async body on
-/// a fresh server of the given kind (`TestApp` or `TestServer`) for each engine.
+/// a fresh server of the given kind (`TestApp` or `TestServer`) for each engine. A case
+/// that needs settings other than the defaults names them with a builder function:
+/// `async fn case(server: TestApp with |app| app.issuer("https://id.example")) { … }`.
 macro_rules! both_engines {
-    ($($(#[$doc:meta])* async fn $name:ident($server:ident: $kind:ident) $body:block)+) => {
-        $(
-            $(#[$doc])*
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
+    () => {};
+    ($(#[$doc:meta])* async fn $name:ident($server:ident: TestApp with $configure:expr) $body:block $($rest:tt)*) => {
+        $crate::support::both_engines!(@case $(#[$doc])* $name($server: TestApp)
+            |engine| $crate::support::TestApp::configured(engine, $configure);
+            $body);
+        $crate::support::both_engines!($($rest)*);
+    };
+    ($(#[$doc:meta])* async fn $name:ident($server:ident: $kind:ident) $body:block $($rest:tt)*) => {
+        $crate::support::both_engines!(@case $(#[$doc])* $name($server: $kind)
+            |engine| $crate::support::$kind::start(engine);
+            $body);
+        $crate::support::both_engines!($($rest)*);
+    };
+    (@case $(#[$doc:meta])* $name:ident($server:ident: $kind:ident) |$engine:ident| $start:expr; $body:block) => {
+        $(#[$doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
 
-                async fn case($server: crate::support::$kind) $body
+            async fn case($server: crate::support::$kind) $body
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    if let Some(server) = crate::support::$kind::start(crate::support::Engine::Sqlite).await {
-                        case(server).await;
-                    }
-                }
+            async fn start($engine: crate::support::Engine) -> Option<crate::support::$kind> {
+                $start.await
+            }
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(server) = crate::support::$kind::start(crate::support::Engine::Postgres).await {
-                        case(server).await;
-                    }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(server) = start(crate::support::Engine::Sqlite).await {
+                    case(server).await;
                 }
             }
-        )+
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(server) = start(crate::support::Engine::Postgres).await {
+                    case(server).await;
+                }
+            }
+        }
     };
 }
 pub(crate) use both_engines;

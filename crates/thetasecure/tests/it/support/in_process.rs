@@ -46,6 +46,15 @@ impl TestApp {
         Self::builder(engine).start().await
     }
 
+    /// A server with the settings `configure` makes of the defaults (`both_engines!`'s
+    /// `with` form).
+    pub async fn configured(
+        engine: Engine,
+        configure: impl FnOnce(TestAppBuilder) -> TestAppBuilder,
+    ) -> Option<TestApp> {
+        configure(Self::builder(engine)).start().await
+    }
+
     pub fn builder(engine: Engine) -> TestAppBuilder {
         TestAppBuilder {
             engine,
