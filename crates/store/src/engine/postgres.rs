@@ -34,7 +34,7 @@ pub(crate) struct Db {
     pub(crate) group_commits: GroupCommits<PgConnection>,
     pub(crate) search_index: crate::clients::SearchIndex,
     /// How the change feed's listener connects, and the channel of this schema.
-    pub(crate) options: PgConnectOptions,
+    pub(crate) options: Arc<PgConnectOptions>,
     pub(crate) channel: Arc<str>,
 }
 
@@ -114,7 +114,7 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
         pool,
         group_commits,
         search_index,
-        options,
+        options: Arc::new(options),
         channel: crate::changes::channel_for(&schema).into(),
     })
 }

@@ -18,11 +18,33 @@ const AN_HOUR: Duration = Duration::from_secs(3600);
 /// How long a notification may take to arrive.
 const DELIVERY: Duration = Duration::from_secs(2);
 
-/// Instance B: a second instance on PostgreSQL; on SQLite the instance itself.
+/// Instance B: a second instance on PostgreSQL, once both instances listen; on SQLite
+/// the instance itself.
 async fn observer(server: &TestApp) -> Option<TestApp> {
     match server.engine() {
-        Engine::Postgres => Some(server.second_instance().await),
+        Engine::Postgres => {
+            let second = server.second_instance().await;
+            listeners_soon(server, 2, &[]).await;
+            Some(second)
+        }
         Engine::Sqlite => None,
+    }
+}
+
+/// Waits until `count` listeners are connected to the case's schema, none of them one
+/// of `gone`; returns their process ids.
+async fn listeners_soon(server: &TestApp, count: usize, gone: &[i32]) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listening = server.database().change_feed_listeners().await;
+        if listening.len() == count && listening.iter().all(|pid| !gone.contains(pid)) {
+            return listening;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "listeners: {listening:?}, expected {count} new ones"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -174,8 +196,7 @@ both_engines! {
         let Some(b) = observer(&server).await else {
             return;
         };
-        let listeners = server.database().change_feed_listeners().await;
-        assert_eq!(listeners.len(), 2, "one per instance");
+        let listeners = listeners_soon(&server, 2, &[]).await;
         let metrics = b.http.get(b.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("thetasecure_change_feed_listening"), "{metrics}");
 
@@ -187,15 +208,7 @@ both_engines! {
         assert!(is_active(&b, &token).await, "B trusts its cache: nobody told it");
 
         assert_eq!(server.database().cut_change_feed().await, 2);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let now_listening = server.database().change_feed_listeners().await;
-            if now_listening.len() == 2 && now_listening.iter().all(|pid| !listeners.contains(pid)) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the listeners did not come back: {now_listening:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        listeners_soon(&server, 2, &listeners).await; // back by themselves
         inactive_soon(&b, &token, "a change missed while the feed was down").await;
 
         // Announced again: B caches a new token, A revokes it.
