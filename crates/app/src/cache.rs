@@ -1,6 +1,9 @@
-//! In-memory caches for the hot paths. Every entry lives at most `FRESHNESS`, so a change
-//! made through another instance sharing the database is enforced here within a second
-//! (SPEC 1); changes made through this instance invalidate their entry at once.
+//! In-memory caches for the hot paths. Every entry lives at most the configured
+//! freshness (`Settings::cache_freshness`, a second by default), so a change made
+//! through another instance sharing the database is enforced here within that horizon
+//! (SPEC 1) even when no notification of it arrives; changes made through this instance
+//! invalidate their entry at once, and so do the notifications of the change feed
+//! (`changes`).
 //!
 //! An entry past half its freshness is reloaded in the background by the first request
 //! that sees it, while requests keep getting the still-fresh value: without that, every
@@ -19,11 +22,9 @@ use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::AccessTokenClaims;
 use thetasecure_store::SecretRecord;
 
-/// How long a cached answer may be trusted without asking the store again.
-pub const FRESHNESS: Duration = Duration::from_secs(1);
-
-/// From this age on, an entry is reloaded in the background while it is still served.
-pub const REFRESH_AFTER: Duration = Duration::from_millis(500);
+/// How long a cached answer may be trusted without asking the store again, unless the
+/// settings say otherwise.
+pub const DEFAULT_FRESHNESS: Duration = Duration::from_secs(1);
 
 /// What the cache holds for a key.
 #[derive(Debug, PartialEq)]
@@ -40,6 +41,8 @@ pub(crate) enum Cached<V> {
 pub(crate) struct Generation {
     bucket: usize,
     removals: u64,
+    /// Removals not by key (a whole clear, a token revoked by `jti`) count for every key.
+    epoch: u64,
 }
 
 /// Removals are counted per bucket of keys, not per map: with one counter, a stream of
@@ -54,26 +57,50 @@ struct Entry<V> {
     refreshing: AtomicBool,
 }
 
-/// A bounded map whose entries expire after `FRESHNESS`. When full it is cleared whole:
+/// The entries, and (for a map made `with_alias`) each entry's key by its alias.
+struct Table<K, V, S> {
+    entries: HashMap<K, Entry<V>, S>,
+    by_alias: HashMap<Box<str>, K, foldhash::quality::RandomState>,
+}
+
+/// A bounded map whose entries expire after `freshness`. When full it is cleared whole:
 /// simpler than LRU, and a refill costs one store read per live key.
 ///
 /// Keyed with foldhash: SipHash over a 400-byte token cost more than the rest of the
 /// lookup. The seed is random per process, so keys cannot be chosen to collide.
 struct FreshMap<K, V, S = foldhash::quality::RandomState> {
-    entries: RwLock<HashMap<K, Entry<V>, S>>,
+    table: RwLock<Table<K, V, S>>,
     removals: [AtomicU64; REMOVAL_BUCKETS],
+    epoch: AtomicU64,
     bucket_hasher: S,
     capacity: usize,
+    freshness: Duration,
+    /// From this age on, an entry is reloaded in the background while it is still served.
+    refresh_after: Duration,
+    /// A second key of each entry, by which it can be removed (a token's `jti`).
+    alias: Option<fn(&V) -> &str>,
 }
 
-impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S> {
-    fn new(capacity: usize) -> Self {
+impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S> {
+    fn new(capacity: usize, freshness: Duration) -> Self {
         Self {
-            entries: RwLock::new(HashMap::default()),
+            table: RwLock::new(Table {
+                entries: HashMap::default(),
+                by_alias: HashMap::default(),
+            }),
             removals: std::array::from_fn(|_| AtomicU64::new(0)),
+            epoch: AtomicU64::new(0),
             bucket_hasher: Default::default(),
             capacity,
+            freshness,
+            refresh_after: freshness / 2,
+            alias: None,
         }
+    }
+
+    fn with_alias(mut self, alias: fn(&V) -> &str) -> Self {
+        self.alias = Some(alias);
+        self
     }
 
     fn get<Q>(&self, key: &Q, now: Instant) -> Cached<V>
@@ -81,16 +108,16 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        let Ok(entries) = self.entries.read() else {
+        let Ok(table) = self.table.read() else {
             return Cached::Missing;
         };
-        let Some(entry) = entries.get(key) else {
+        let Some(entry) = table.entries.get(key) else {
             return Cached::Missing;
         };
         let age = now.saturating_duration_since(entry.loaded);
-        if age >= FRESHNESS {
+        if age >= self.freshness {
             Cached::Missing
-        } else if age >= REFRESH_AFTER && !entry.refreshing.swap(true, Ordering::Relaxed) {
+        } else if age >= self.refresh_after && !entry.refreshing.swap(true, Ordering::Relaxed) {
             Cached::RefreshDue(entry.value.clone())
         } else {
             Cached::Fresh(entry.value.clone())
@@ -108,20 +135,28 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S> {
         Generation {
             bucket,
             removals: self.removals[bucket].load(Ordering::Acquire),
+            epoch: self.epoch.load(Ordering::Acquire),
         }
     }
 
-    /// Inserts what was loaded at `loaded`, unless a key of its bucket was removed since
-    /// the load started (`since`): the loaded value may predate that change.
+    /// Inserts what was loaded at `loaded`, unless a key of its bucket was removed, or
+    /// the map cleared, since the load started (`since`): the loaded value may predate
+    /// that change.
     fn insert(&self, key: K, value: V, loaded: Instant, since: Generation) {
-        if let Ok(mut entries) = self.entries.write() {
-            if self.removals[since.bucket].load(Ordering::Acquire) != since.removals {
+        if let Ok(mut table) = self.table.write() {
+            if self.removals[since.bucket].load(Ordering::Acquire) != since.removals
+                || self.epoch.load(Ordering::Acquire) != since.epoch
+            {
                 return;
             }
-            if entries.len() >= self.capacity {
-                entries.clear();
+            if table.entries.len() >= self.capacity {
+                table.entries.clear();
+                table.by_alias.clear();
             }
-            entries.insert(
+            if let Some(alias) = self.alias {
+                table.by_alias.insert(alias(&value).into(), key.clone());
+            }
+            table.entries.insert(
                 key,
                 Entry {
                     loaded,
@@ -137,9 +172,33 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        if let Ok(mut entries) = self.entries.write() {
+        if let Ok(mut table) = self.table.write() {
             self.removals[self.bucket(key)].fetch_add(1, Ordering::AcqRel);
-            entries.remove(key);
+            let removed = table.entries.remove(key);
+            if let (Some(alias), Some(entry)) = (self.alias, removed) {
+                table.by_alias.remove(alias(&entry.value));
+            }
+        }
+    }
+
+    /// Removes the entry whose alias is `alias`, and keeps out every load in flight:
+    /// one may be of that entry, whose key is not known here until it is inserted.
+    fn remove_alias(&self, alias: &str) {
+        if let Ok(mut table) = self.table.write() {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            if let Some(key) = table.by_alias.remove(alias) {
+                self.removals[self.bucket(&key)].fetch_add(1, Ordering::AcqRel);
+                table.entries.remove(&key);
+            }
+        }
+    }
+
+    /// Removes every entry, and keeps out every load in flight.
+    fn clear(&self) {
+        if let Ok(mut table) = self.table.write() {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            table.entries.clear();
+            table.by_alias.clear();
         }
     }
 }
@@ -172,8 +231,8 @@ pub(crate) type SecretTag = [u8; 16];
 pub(crate) struct ClientCache(FreshMap<ClientId, Option<Arc<ClientEntry>>>);
 
 impl ClientCache {
-    pub(crate) fn new() -> Self {
-        Self(FreshMap::new(100_000))
+    pub(crate) fn new(freshness: Duration) -> Self {
+        Self(FreshMap::new(100_000, freshness))
     }
 
     pub(crate) fn get(&self, id: &ClientId, now: Instant) -> Cached<Option<Arc<ClientEntry>>> {
@@ -197,6 +256,10 @@ impl ClientCache {
     pub(crate) fn invalidate(&self, id: &ClientId) {
         self.0.remove(id);
     }
+
+    pub(crate) fn clear(&self) {
+        self.0.clear();
+    }
 }
 
 /// The names in the scope registry, which every client create and update checks requests
@@ -204,8 +267,8 @@ impl ClientCache {
 pub(crate) struct ScopeNamesCache(FreshMap<(), Arc<[String]>>);
 
 impl ScopeNamesCache {
-    pub(crate) fn new() -> Self {
-        Self(FreshMap::new(1))
+    pub(crate) fn new(freshness: Duration) -> Self {
+        Self(FreshMap::new(1, freshness))
     }
 
     pub(crate) fn get(&self, now: Instant) -> Cached<Arc<[String]>> {
@@ -223,6 +286,10 @@ impl ScopeNamesCache {
     pub(crate) fn invalidate(&self) {
         self.0.remove(&());
     }
+
+    pub(crate) fn clear(&self) {
+        self.0.clear();
+    }
 }
 
 /// A token whose signature verified: its claims, the same claims as JSON, and what the
@@ -237,8 +304,10 @@ pub struct VerifiedClaims {
 }
 
 /// Tokens whose signature already verified, with whether their `jti` was revoked when
-/// last checked; spares introspection and the admin API the signature check.
-pub(crate) struct TokenCache(FreshMap<Box<str>, (Arc<VerifiedClaims>, bool), TailHashing>);
+/// last checked; spares introspection and the admin API the signature check. Indexed by
+/// `jti` too, so a revocation known only by `jti` (the change feed, a revoked refresh
+/// family) drops the token at once.
+pub(crate) struct TokenCache(FreshMap<Arc<str>, (Arc<VerifiedClaims>, bool), TailHashing>);
 
 /// How many trailing bytes of a token its cache key hashes.
 const TOKEN_HASHED_TAIL: usize = 64;
@@ -274,8 +343,8 @@ impl Hasher for TailHasher {
 }
 
 impl TokenCache {
-    pub(crate) fn new() -> Self {
-        Self(FreshMap::new(16_384))
+    pub(crate) fn new(freshness: Duration) -> Self {
+        Self(FreshMap::new(16_384, freshness).with_alias(|(verified, _)| &verified.claims.jti))
     }
 
     pub(crate) fn get(&self, token: &str, now: Instant) -> Cached<(Arc<VerifiedClaims>, bool)> {
@@ -301,6 +370,15 @@ impl TokenCache {
     pub(crate) fn forget(&self, token: &str) {
         self.0.remove(token);
     }
+
+    /// Drops the token whose `jti` this is, if cached, and any load of a token in flight.
+    pub(crate) fn forget_jti(&self, jti: &str) {
+        self.0.remove_alias(jti);
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.clear();
+    }
 }
 
 #[cfg(test)]
@@ -310,11 +388,11 @@ mod tests {
 
     #[test]
     fn entries_expire_and_capacity_clears() {
-        let map: FreshMap<String, u32> = FreshMap::new(2);
+        let map: FreshMap<String, u32> = FreshMap::new(2, DEFAULT_FRESHNESS);
         let t0 = Instant::now();
         map.insert("a".into(), 1, t0, map.generation("a"));
         assert_eq!(map.get("a", t0), Cached::Fresh(1));
-        assert_eq!(map.get("a", t0 + FRESHNESS), Cached::Missing);
+        assert_eq!(map.get("a", t0 + DEFAULT_FRESHNESS), Cached::Missing);
         map.insert("b".into(), 2, t0, map.generation("b"));
         map.insert("c".into(), 3, t0, map.generation("c"));
         assert_eq!(map.get("a", t0), Cached::Missing, "cleared when full");
@@ -325,10 +403,10 @@ mod tests {
 
     #[test]
     fn one_caller_is_asked_to_refresh_an_ageing_entry() {
-        let map: FreshMap<String, u32> = FreshMap::new(8);
+        let map: FreshMap<String, u32> = FreshMap::new(8, DEFAULT_FRESHNESS);
         let t0 = Instant::now();
         map.insert("a".into(), 1, t0, map.generation("a"));
-        let ageing = t0 + REFRESH_AFTER;
+        let ageing = t0 + DEFAULT_FRESHNESS / 2;
         assert_eq!(map.get("a", ageing), Cached::RefreshDue(1));
         assert_eq!(
             map.get("a", ageing),
@@ -338,12 +416,15 @@ mod tests {
         // The reload lands: fresh again, and a later reload is asked for once more.
         map.insert("a".into(), 2, ageing, map.generation("a"));
         assert_eq!(map.get("a", ageing), Cached::Fresh(2));
-        assert_eq!(map.get("a", ageing + REFRESH_AFTER), Cached::RefreshDue(2));
+        assert_eq!(
+            map.get("a", ageing + DEFAULT_FRESHNESS / 2),
+            Cached::RefreshDue(2)
+        );
     }
 
     #[test]
     fn a_load_that_raced_a_removal_is_not_inserted() {
-        let map: FreshMap<String, u32> = FreshMap::new(8);
+        let map: FreshMap<String, u32> = FreshMap::new(8, DEFAULT_FRESHNESS);
         let t0 = Instant::now();
         let before_load = map.generation("a");
         map.remove("a"); // a change lands while the load is in flight
@@ -355,7 +436,7 @@ mod tests {
 
     #[test]
     fn removing_another_key_does_not_discard_a_load() {
-        let map: FreshMap<String, u32> = FreshMap::new(8);
+        let map: FreshMap<String, u32> = FreshMap::new(8, DEFAULT_FRESHNESS);
         let t0 = Instant::now();
         let other = (0..)
             .map(|n| format!("other-{n}"))
@@ -371,7 +452,7 @@ mod tests {
     /// signature but not its payload is not that token.
     #[test]
     fn tokens_sharing_a_tail_are_different_keys() {
-        let cache = TokenCache::new();
+        let cache = TokenCache::new(DEFAULT_FRESHNESS);
         let tail = "s".repeat(TOKEN_HASHED_TAIL);
         let (genuine, forged) = (
             format!("header.payload.{tail}"),
@@ -386,5 +467,65 @@ mod tests {
         assert!(matches!(cache.get(&forged, t0), Cached::Missing));
         cache.forget(&genuine);
         assert!(matches!(cache.get(&genuine, t0), Cached::Missing));
+    }
+
+    #[test]
+    fn freshness_is_a_setting() {
+        let map: FreshMap<String, u32> = FreshMap::new(8, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        map.insert("a".into(), 1, t0, map.generation("a"));
+        assert_eq!(
+            map.get("a", t0 + Duration::from_secs(1000)),
+            Cached::Fresh(1)
+        );
+        assert_eq!(
+            map.get("a", t0 + Duration::from_secs(1800)),
+            Cached::RefreshDue(1)
+        );
+        assert_eq!(
+            map.get("a", t0 + Duration::from_secs(3600)),
+            Cached::Missing
+        );
+    }
+
+    /// A clear (the change feed reconnected) empties the map and keeps out what was
+    /// being loaded before it.
+    #[test]
+    fn a_load_that_raced_a_clear_is_not_inserted() {
+        let map: FreshMap<String, u32> = FreshMap::new(8, DEFAULT_FRESHNESS);
+        let t0 = Instant::now();
+        map.insert("a".into(), 1, t0, map.generation("a"));
+        let before_load = map.generation("b");
+        map.clear();
+        assert_eq!(map.get("a", t0), Cached::Missing);
+        map.insert("b".into(), 2, t0, before_load);
+        assert_eq!(map.get("b", t0), Cached::Missing);
+    }
+
+    /// A token revoked by `jti` leaves the cache, and a load of it that was in flight
+    /// (the revocation read before the revocation committed) is not put back.
+    #[test]
+    fn tokens_are_forgotten_by_jti() {
+        let cache = TokenCache::new(DEFAULT_FRESHNESS);
+        let t0 = Instant::now();
+        let cached = Arc::new(VerifiedClaims::new(test_claims(Timestamp(1_000))).unwrap());
+        let loading = Arc::new(VerifiedClaims::new(test_claims(Timestamp(2_000))).unwrap());
+        let (token, other) = ("header.payload.one", "header.payload.two");
+        cache.insert(token, cached.clone(), false, t0, cache.generation(token));
+        let before_load = cache.generation(other);
+
+        cache.forget_jti(&cached.claims.jti);
+        assert!(matches!(cache.get(token, t0), Cached::Missing));
+        cache.insert(other, loading.clone(), false, t0, before_load);
+        assert!(matches!(cache.get(other, t0), Cached::Missing));
+
+        // Forgetting a token by its key forgets its `jti` too: a later token under a
+        // new key is not removed by the old `jti`'s index entry, and vice versa.
+        cache.insert(other, loading.clone(), false, t0, cache.generation(other));
+        cache.forget_jti(&cached.claims.jti);
+        assert!(matches!(cache.get(other, t0), Cached::Fresh(_)));
+        cache.forget(other);
+        cache.forget_jti(&loading.claims.jti);
+        assert!(matches!(cache.get(other, t0), Cached::Missing));
     }
 }

@@ -359,11 +359,13 @@ impl App {
             client_id,
             json!({}),
         );
-        self.store()
+        let revoked = self
+            .store()
             .refresh_tokens()
             .revoke_for_client(&client.client_id, now, &refresh_entry)
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
+        self.forget_revoked(&revoked);
         self.forget_client(&client.client_id);
         Ok(())
     }

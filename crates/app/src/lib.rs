@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authorize;
 pub mod bootstrap;
 pub mod cache;
+pub mod changes;
 pub mod client_address;
 mod client_auth;
 pub mod clients;
@@ -62,6 +63,10 @@ pub struct Settings {
     pub signing_alg: SigningAlg,
     /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub trusted_proxies: client_address::TrustedProxies,
+    /// How long cached clients, tokens and scope names are trusted without asking the
+    /// store (`--cache-freshness-ms`): the bound on how late a change made elsewhere is
+    /// seen when no notification of it arrives (SQLite's CLI, PostgreSQL's feed down).
+    pub cache_freshness: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -84,6 +89,18 @@ struct Inner {
     tokens_issued: token::TokensIssued,
     secret_tagger: client_auth::SecretTagger,
     keys_reloaded_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// The task applying the change feed (PostgreSQL), stopped with the app.
+    change_follower: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut follower) = self.change_follower.lock()
+            && let Some(task) = follower.take()
+        {
+            task.abort();
+        }
+    }
 }
 
 /// The least time between two key reloads triggered by unknown key ids.
@@ -120,7 +137,9 @@ impl App {
             MAX_ACCESS_TOKEN_TTL_SECONDS,
         )
         .await?;
-        Ok(App(Arc::new(Inner {
+        let freshness = settings.cache_freshness;
+        let feed = store.subscribe_to_changes();
+        let app = App(Arc::new(Inner {
             hasher: server_key.secret_hasher(),
             password_hashing: Default::default(),
             store,
@@ -129,15 +148,20 @@ impl App {
             settings,
             server_key,
             last_used: LastUsed::default(),
-            client_cache: ClientCache::new(),
-            token_cache: TokenCache::new(),
+            client_cache: ClientCache::new(freshness),
+            token_cache: TokenCache::new(freshness),
             revocation_rechecks: Default::default(),
-            scope_names: ScopeNamesCache::new(),
+            scope_names: ScopeNamesCache::new(freshness),
             throttle: AuthThrottle::new(),
             tokens_issued: Default::default(),
             secret_tagger: client_auth::SecretTagger::new(),
             keys_reloaded_at: std::sync::Mutex::new(None),
-        })))
+            change_follower: std::sync::Mutex::new(None),
+        }));
+        if let Some(feed) = feed {
+            app.follow_changes(feed);
+        }
+        Ok(app)
     }
 
     /// The store stays behind the use cases: callers outside this crate ask `App`.
@@ -152,6 +176,7 @@ impl App {
 
     /// Closes the store's connections, after the last request.
     pub async fn close(&self) {
+        self.stop_following_changes();
         self.0.store.close().await;
     }
 
@@ -374,6 +399,7 @@ pub(crate) mod test_support {
             access_token_ttl_seconds: 3600,
             signing_alg: SigningAlg::EdDsa,
             trusted_proxies: Default::default(),
+            cache_freshness: crate::cache::DEFAULT_FRESHNESS,
         };
         let app = App::new(store, ServerKey::generate(), clock, settings)
             .await

@@ -27,9 +27,10 @@ impl App {
             if let Some(refresh) = tokens.get(&hash_of(token)).await?
                 && refresh.client_id == caller.client_id
             {
-                tokens
+                let revoked = tokens
                     .revoke_family(&refresh.family_id, self.clock().now(), None)
                     .await?;
+                self.forget_revoked(&revoked);
             }
             return Ok(());
         }

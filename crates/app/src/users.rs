@@ -315,11 +315,14 @@ impl App {
             user_id,
             json!({}),
         );
-        self.store()
+        let revoked = self
+            .store()
             .refresh_tokens()
             .revoke_for_user(user_id, now, &entry)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        self.forget_revoked(&revoked);
+        Ok(revoked.refresh_tokens)
     }
 
     pub async fn delete_user(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
@@ -332,11 +335,14 @@ impl App {
             id,
             json!({"username": current.profile.username}),
         );
-        self.store()
+        let revoked = self
+            .store()
             .users()
             .delete(id, &entry)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        self.forget_revoked(&revoked);
+        Ok(())
     }
 }
 

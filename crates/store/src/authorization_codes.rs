@@ -5,11 +5,13 @@
 
 use thetasecure_core::Timestamp;
 
+use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::refresh_tokens::Owner;
 use crate::rows::client_id;
 use crate::{
-    AuditEntry, AuthorizationCodeRecord, RefreshTokenRecord, RevokedAccessToken, Store, StoreError,
+    AuditEntry, AuthorizationCodeRecord, RefreshTokenRecord, RevokedAccessToken, RevokedTokens,
+    Store, StoreError,
 };
 
 pub struct AuthorizationCodes<'a> {
@@ -53,13 +55,14 @@ impl AuthorizationCodes<'_> {
     }
     /// For a replayed code: revokes the refresh family its redemption started (every
     /// token, and their access tokens) and the access token it issued, with the audit
-    /// entry, in one transaction. NotFound if the code is unknown.
+    /// entry, in one transaction, and tells other instances; returns what it revoked.
+    /// NotFound if the code is unknown.
     pub async fn revoke_grants(
         &self,
         code_hash: &str,
         now: Timestamp,
         audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         dispatch!(self.store, revoke_grants(code_hash, now, audit))
     }
     /// Deletes the codes expired by `now`, keeping a redeemed one until the access
@@ -212,7 +215,7 @@ for_each_engine! {
         code_hash: &str,
         now: Timestamp,
         entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         let mut tx = begin_write(db).await?;
         let issued: Option<Issued> = sqlx::query_as(
             "SELECT client_id, access_token_jti, access_token_expires_at, refresh_family_id
@@ -223,20 +226,30 @@ for_each_engine! {
         .await
         .map_err(error)?;
         let issued = issued.ok_or(StoreError::NotFound)?;
+        let mut revoked = RevokedTokens::default();
         if let Some(family_id) = &issued.refresh_family_id {
-            refresh_tokens::revoke_in(&mut tx, Owner::Family, family_id, now).await?;
+            revoked = refresh_tokens::revoke_in(&mut tx, Owner::Family, family_id, now).await?;
         }
         if let (Some(jti), Some(expires_at)) = (issued.access_token_jti, issued.access_token_expires_at)
             && expires_at > now.0
         {
-            let revoked = RevokedAccessToken {
+            let token = RevokedAccessToken {
                 jti,
                 client_id: client_id(&issued.client_id)?,
                 expires_at: Timestamp(expires_at),
             };
-            tokens::insert_revoked(&mut tx, &revoked).await?;
+            if tokens::insert_revoked(&mut tx, &token).await? {
+                revoked.access_token_jtis.push(token.jti);
+            }
         }
-        audit::finish(tx, entry).await
+        let jtis = revoked.access_token_jtis.clone();
+        let change = match issued.refresh_family_id {
+            Some(family_id) => Change::RefreshFamilyRevoked { family_id, jtis },
+            None => Change::AccessTokensRevoked { jtis },
+        };
+        publish(db, &mut tx, &change).await?;
+        audit::finish(tx, entry).await?;
+        Ok(revoked)
     }
 
     pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {

@@ -1,6 +1,7 @@
 //! First-start provisioning: default scopes and clients, the admin user, their audit
 //! entries, all in one transaction, once.
 
+use crate::changes::Change;
 use crate::engine::for_each_engine;
 use crate::{AuditEntry, BootstrapPlan, Store, StoreError};
 
@@ -49,6 +50,12 @@ for_each_engine! {
             }
         }
         users::insert(&mut tx, &plan.admin_user).await?;
+        // Instances starting beside this one may have looked for these already.
+        publish(db, &mut tx, &Change::ScopesChanged).await?;
+        for (client, _) in &plan.clients {
+            let change = Change::ClientChanged { client_id: client.client_id.clone() };
+            publish(db, &mut tx, &change).await?;
+        }
         for entry in entries {
             audit::insert(&mut tx, entry).await?;
         }

@@ -27,6 +27,7 @@ macro_rules! dispatch {
 mod audit;
 mod authorization_codes;
 mod bootstrap;
+pub mod changes;
 mod clients;
 mod consents;
 mod engine;
@@ -50,6 +51,8 @@ mod users;
 pub use audit::AuditLog;
 pub use authorization_codes::AuthorizationCodes;
 pub use bootstrap::Bootstrap;
+pub use changes::listener::FeedEvent;
+pub use changes::{Change, ChangeFeed};
 pub use clients::Clients;
 pub use consents::Consents;
 pub use error::StoreError;
@@ -160,6 +163,17 @@ impl Store {
         match self.backend {
             Backend::Sqlite(_) => Engine::Sqlite,
             Backend::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// The changes every instance on this database makes, as they commit; `None` on
+    /// SQLite, which one process serves (`changes`).
+    pub fn subscribe_to_changes(&self) -> Option<ChangeFeed> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => {
+                Some(changes::listener::start(&db.options, db.channel.clone()))
+            }
         }
     }
 

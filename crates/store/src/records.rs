@@ -76,6 +76,14 @@ pub struct RevokedAccessToken {
     pub expires_at: Timestamp,
 }
 
+/// What a revocation took: how many refresh tokens were revoked, and the access tokens
+/// (by `jti`) newly revoked with them, which caches holding them must drop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevokedTokens {
+    pub refresh_tokens: u64,
+    pub access_token_jtis: Vec<String>,
+}
+
 /// A user as stored: the user and its password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {

@@ -6,9 +6,10 @@
 use thetasecure_core::Timestamp;
 use thetasecure_core::ids::ClientId;
 
+use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::rows::client_id;
-use crate::{AuditEntry, RefreshTokenRecord, Rotation, Store, StoreError};
+use crate::{AuditEntry, RefreshTokenRecord, RevokedTokens, Rotation, Store, StoreError};
 
 pub struct RefreshTokens<'a> {
     pub(crate) store: &'a Store,
@@ -38,35 +39,36 @@ impl RefreshTokens<'_> {
         dispatch!(self.store, rotate(old_hash, now, new))
     }
     /// Revokes every token of the family and the access tokens recorded with them, with
-    /// the audit entry when given (reuse detection, an admin), in one transaction;
-    /// returns how many tokens it revoked (rotated ones included).
+    /// the audit entry when given (reuse detection, an admin), in one transaction, and
+    /// tells other instances; returns what it revoked (rotated refresh tokens included).
     pub async fn revoke_family(
         &self,
         family_id: &str,
         now: Timestamp,
         audit: Option<&AuditEntry>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         dispatch!(self.store, revoke_family(family_id, now, audit))
     }
-    /// As `revoke_family`, for every token of the user.
+    /// As `revoke_family`, for every token of the user, and the access tokens the user's
+    /// codes issued without a refresh token.
     pub async fn revoke_for_user(
         &self,
         user_id: &str,
         at: Timestamp,
         audit: &AuditEntry,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         dispatch!(
             self.store,
             revoke_owned(Owner::User, user_id, at, Some(audit))
         )
     }
-    /// As `revoke_family`, for every token of the client.
+    /// As `revoke_for_user`, for every token of the client.
     pub async fn revoke_for_client(
         &self,
         client_id: &ClientId,
         at: Timestamp,
         audit: &AuditEntry,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         dispatch!(
             self.store,
             revoke_owned(Owner::Client, client_id.as_str(), at, Some(audit))
@@ -96,13 +98,36 @@ pub(crate) enum Owner {
     Client,
 }
 
+impl Owner {
+    /// The change other instances are told of.
+    pub(crate) fn change(self, value: &str, revoked: &RevokedTokens) -> Result<Change, StoreError> {
+        let jtis = revoked.access_token_jtis.clone();
+        Ok(match self {
+            Owner::Family => Change::RefreshFamilyRevoked {
+                family_id: value.to_owned(),
+                jtis,
+            },
+            Owner::User => Change::UserTokensRevoked {
+                user_id: value.to_owned(),
+                jtis,
+            },
+            Owner::Client => Change::ClientTokensRevoked {
+                client_id: client_id(value)?,
+                jtis,
+            },
+        })
+    }
+}
+
 /// The statements revoking the tokens whose `$column` is `$1` at `$2`: lock them (on
 /// PostgreSQL, so that a rotation in flight commits first and its new token is seen by
 /// the statements that follow, each with a fresh snapshot at READ COMMITTED; in one
 /// order, so two revocations cannot deadlock), revoke their recorded access tokens
-/// still unexpired, and mark every one not yet revoked.
+/// still unexpired, and those that codes whose `$code_column` is `$1` issued (the only
+/// record of an access token issued without a refresh token), and mark every refresh
+/// token not yet revoked. The access-token statements return the `jti`s they revoked.
 macro_rules! revocation {
-    ($column:literal) => {
+    ($column:literal, $code_column:literal) => {
         (
             concat!(
                 "SELECT token_hash FROM refresh_tokens WHERE ",
@@ -117,7 +142,18 @@ macro_rules! revocation {
                  WHERE ",
                 $column,
                 " = $1 AND access_token_jti IS NOT NULL AND access_token_expires_at > $2
-                 ON CONFLICT (jti) DO NOTHING"
+                 ON CONFLICT (jti) DO NOTHING
+                 RETURNING jti"
+            ),
+            concat!(
+                "INSERT INTO revoked_access_tokens (jti, client_id, expires_at)
+                 SELECT access_token_jti, client_id, access_token_expires_at
+                 FROM authorization_codes
+                 WHERE ",
+                $code_column,
+                " = $1 AND access_token_jti IS NOT NULL AND access_token_expires_at > $2
+                 ON CONFLICT (jti) DO NOTHING
+                 RETURNING jti"
             ),
             concat!(
                 "UPDATE refresh_tokens SET revoked_at = $2 WHERE ",
@@ -265,33 +301,40 @@ for_each_engine! {
         Ok(refused(old))
     }
 
-    /// Revokes the tokens `owner` names by `value`, and their access tokens, in `tx`;
-    /// returns how many tokens were not revoked before.
+    /// Revokes the tokens `owner` names by `value`, and their access tokens, in `tx`.
+    /// The caller publishes the change (`owner.change`).
     pub(crate) async fn revoke_in(
         tx: &mut Tx,
         owner: Owner,
         value: &str,
         now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let (lock, deny_access_tokens, revoke) = match owner {
-            Owner::Family => revocation!("family_id"),
-            Owner::User => revocation!("user_id"),
-            Owner::Client => revocation!("client_id"),
+    ) -> Result<RevokedTokens, StoreError> {
+        let (lock, from_refresh_tokens, from_codes, revoke) = match owner {
+            Owner::Family => revocation!("family_id", "refresh_family_id"),
+            Owner::User => revocation!("user_id", "user_id"),
+            Owner::Client => revocation!("client_id", "client_id"),
         };
         sqlx::query(lock).bind(value).execute(&mut **tx).await.map_err(error)?;
-        sqlx::query(deny_access_tokens)
-            .bind(value)
-            .bind(now.0)
-            .execute(&mut **tx)
-            .await
-            .map_err(error)?;
+        let mut access_token_jtis = Vec::new();
+        for deny_access_tokens in [from_refresh_tokens, from_codes] {
+            let jtis: Vec<String> = sqlx::query_scalar(deny_access_tokens)
+                .bind(value)
+                .bind(now.0)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(error)?;
+            access_token_jtis.extend(jtis);
+        }
         let done = sqlx::query(revoke)
             .bind(value)
             .bind(now.0)
             .execute(&mut **tx)
             .await
             .map_err(error)?;
-        Ok(done.rows_affected())
+        Ok(RevokedTokens {
+            refresh_tokens: done.rows_affected(),
+            access_token_jtis,
+        })
     }
 
     pub(crate) async fn revoke_owned(
@@ -300,9 +343,10 @@ for_each_engine! {
         value: &str,
         now: Timestamp,
         entry: Option<&AuditEntry>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         let mut tx = begin_write(db).await?;
         let revoked = revoke_in(&mut tx, owner, value, now).await?;
+        publish(db, &mut tx, &owner.change(value, &revoked)?).await?;
         match entry {
             Some(entry) => audit::finish(tx, entry).await?,
             None => commit(tx).await?,
@@ -315,7 +359,7 @@ for_each_engine! {
         family_id: &str,
         now: Timestamp,
         entry: Option<&AuditEntry>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<RevokedTokens, StoreError> {
         revoke_owned(db, Owner::Family, family_id, now, entry).await
     }
 

@@ -2,6 +2,7 @@
 
 use thetasecure_core::Timestamp;
 
+use crate::changes::Change;
 use crate::engine::for_each_engine;
 use crate::rows::ScopeRow;
 use crate::{AuditEntry, ScopeRecord, Store, StoreError};
@@ -105,6 +106,7 @@ for_each_engine! {
     ) -> Result<(), StoreError> {
         let mut tx = begin_write(db).await?;
         insert(&mut tx, scope).await?;
+        publish(db, &mut tx, &Change::ScopesChanged).await?;
         audit::finish(tx, entry).await
     }
 
@@ -127,6 +129,7 @@ for_each_engine! {
         .await
         .map_err(error)?;
         let record = ScopeRecord::from(row.ok_or(StoreError::NotFound)?);
+        publish(db, &mut tx, &Change::ScopesChanged).await?;
         audit::finish(tx, entry).await?;
         Ok(record)
     }
@@ -165,6 +168,7 @@ for_each_engine! {
             .execute(&mut *tx)
             .await
             .map_err(error)?;
+        publish(db, &mut tx, &Change::ScopesChanged).await?;
         audit::finish(tx, entry).await
     }
 }

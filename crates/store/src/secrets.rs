@@ -4,6 +4,7 @@
 use thetasecure_core::Timestamp;
 use thetasecure_core::ids::ClientId;
 
+use crate::changes::Change;
 use crate::engine::for_each_engine;
 use crate::rows::{SecretRow, bind_secret, insert_secret, secret_columns};
 use crate::{AuditEntry, SecretRecord, Store, StoreError};
@@ -138,6 +139,7 @@ for_each_engine! {
         let active = count_active(&mut tx, id, now).await? + i64::from(new.is_active(now));
         check_active_limit(active, max_active)?;
         insert(&mut tx, new).await?;
+        publish(db, &mut tx, &Change::ClientChanged { client_id: id.clone() }).await?;
         audit::finish(tx, entry).await
     }
 
@@ -173,6 +175,7 @@ for_each_engine! {
         .execute(&mut *tx)
         .await
         .map_err(error)?;
+        publish(db, &mut tx, &Change::ClientChanged { client_id: id.clone() }).await?;
         audit::finish(tx, entry).await
     }
 

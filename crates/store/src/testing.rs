@@ -5,6 +5,7 @@
 
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
+use sqlx::sqlite::SqliteConnection;
 
 use crate::{Engine, Store};
 
@@ -67,6 +68,67 @@ impl TestDatabase {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Runs `sql` on its own connection, outside the store: a change no instance is told
+    /// of, as a notification lost would leave it.
+    pub async fn execute_unannounced(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.schema.is_some() {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("execute");
+            let _ = conn.close().await;
+        } else {
+            let mut conn = SqliteConnection::connect(&self.url).await.expect("connect");
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("execute");
+            let _ = conn.close().await;
+        }
+    }
+
+    /// PostgreSQL: the backend process ids of the change-feed listeners on this
+    /// database's schema (`changes::listener`), each found by its application name and
+    /// the channel its last statement names.
+    pub async fn change_feed_listeners(&self) -> Vec<i32> {
+        let Some((base, schema)) = &self.schema else {
+            return Vec::new();
+        };
+        let listen = format!(r#"LISTEN "{}""#, crate::changes::channel_for(schema));
+        let mut conn = PgConnection::connect(base).await.expect("connect");
+        let pids = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query = $2",
+        )
+        .bind(crate::changes::listener::APPLICATION_NAME)
+        .bind(listen)
+        .fetch_all(&mut conn)
+        .await
+        .expect("read pg_stat_activity");
+        let _ = conn.close().await;
+        pids
+    }
+
+    /// PostgreSQL: ends the connections of `change_feed_listeners`, as a network cut or
+    /// a database restart would; returns how many.
+    pub async fn cut_change_feed(&self) -> usize {
+        let pids = self.change_feed_listeners().await;
+        let Some((base, _)) = &self.schema else {
+            return 0;
+        };
+        let mut conn = PgConnection::connect(base).await.expect("connect");
+        for pid in &pids {
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut conn)
+                .await
+                .expect("terminate a listener");
+        }
+        let _ = conn.close().await;
+        pids.len()
     }
 
     /// A connected, migrated store on this database.

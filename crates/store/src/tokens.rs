@@ -2,6 +2,7 @@
 
 use thetasecure_core::Timestamp;
 
+use crate::changes::Change;
 use crate::engine::for_each_engine;
 use crate::{RevokedAccessToken, Store, StoreError};
 
@@ -10,7 +11,7 @@ pub struct Tokens<'a> {
 }
 
 impl Tokens<'_> {
-    /// Idempotent.
+    /// Idempotent; other instances are told the first time.
     pub async fn revoke_access_token(
         &self,
         revoked: &RevokedAccessToken,
@@ -35,12 +36,13 @@ impl Tokens<'_> {
 }
 
 for_each_engine! {
-    /// On `conn`, so that a revocation can join another write's transaction (a replayed code's).
+    /// On `conn`, so that a revocation can join another write's transaction (a replayed
+    /// code's); true when the token was not revoked before.
     pub(crate) async fn insert_revoked(
         conn: &mut Conn,
         revoked: &RevokedAccessToken,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (jti) DO NOTHING",
         )
@@ -50,16 +52,21 @@ for_each_engine! {
         .execute(conn)
         .await
         .map_err(error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     pub(crate) async fn revoke_access_token(
         db: &Db,
         revoked: &RevokedAccessToken,
     ) -> Result<(), StoreError> {
-        let _turn = db.turn_to_write().await?;
-        let mut conn = db.pool.acquire().await.map_err(error)?;
-        insert_revoked(&mut conn, revoked).await
+        let mut tx = begin_write(db).await?;
+        if insert_revoked(&mut tx, revoked).await? {
+            let change = Change::AccessTokensRevoked {
+                jtis: vec![revoked.jti.clone()],
+            };
+            publish(db, &mut tx, &change).await?;
+        }
+        commit(tx).await
     }
 
     pub(crate) async fn is_access_token_revoked(db: &Db, jti: &str) -> Result<bool, StoreError> {

@@ -5,8 +5,11 @@ use thetasecure_core::Timestamp;
 use thetasecure_core::user::{User, UserProfile, UserStatus};
 
 use crate::engine::for_each_engine;
+use crate::refresh_tokens::Owner;
 use crate::rows::limit;
-use crate::{AuditEntry, Store, StoreError, UserCursor, UserFilter, UserPage, UserRecord};
+use crate::{
+    AuditEntry, RevokedTokens, Store, StoreError, UserCursor, UserFilter, UserPage, UserRecord,
+};
 
 pub struct Users<'a> {
     pub(crate) store: &'a Store,
@@ -41,8 +44,11 @@ impl Users<'_> {
     ) -> Result<(), StoreError> {
         dispatch!(self.store, update(user, password_hash, audit))
     }
-    /// NotFound if absent; Conflict if it is the last active admin user.
-    pub async fn delete(&self, id: &str, audit: &AuditEntry) -> Result<(), StoreError> {
+    /// Revokes the user's tokens (as `RefreshTokens::revoke_for_user`, telling other
+    /// instances), then deletes the user and what it owns, in one transaction: the
+    /// access tokens would otherwise outlive the records that name them. NotFound if
+    /// absent; Conflict if it is the last active admin user.
+    pub async fn delete(&self, id: &str, audit: &AuditEntry) -> Result<RevokedTokens, StoreError> {
         dispatch!(self.store, delete(id, audit))
     }
 }
@@ -281,14 +287,17 @@ for_each_engine! {
         audit::finish_change(tx, done.rows_affected(), entry).await
     }
 
-    pub(crate) async fn delete(db: &Db, id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+    pub(crate) async fn delete(db: &Db, id: &str, entry: &AuditEntry) -> Result<RevokedTokens, StoreError> {
         let mut tx = begin_write(db).await?;
         keep_an_admin(&mut tx, id, None).await?;
+        let revoked = refresh_tokens::revoke_in(&mut tx, Owner::User, id, entry.at).await?;
+        publish(db, &mut tx, &Owner::User.change(id, &revoked)?).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(error)?;
-        audit::finish_change(tx, done.rows_affected(), entry).await
+        audit::finish_change(tx, done.rows_affected(), entry).await?;
+        Ok(revoked)
     }
 }

@@ -106,6 +106,9 @@ pub struct ServeArgs {
     /// Comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names the client, for the sign-in and client-authentication limits [default: none, the peer counts]. [env: THETASECURE_TRUSTED_PROXIES]
     #[arg(long)]
     pub trusted_proxies: Option<String>,
+    /// How long cached clients, tokens and scope names are trusted, 50–3600000 ms [default: 1000]: the longest a change made elsewhere goes unseen when no notification arrives (a CLI on the SQLite file; PostgreSQL's change feed down). Above 1000 that exceeds the 1 s SPEC bound. [env: THETASECURE_CACHE_FRESHNESS_MS]
+    #[arg(long)]
+    pub cache_freshness_ms: Option<u64>,
     // Last: its help heading would otherwise also cover the options after it.
     #[command(flatten)]
     pub store: StoreArgs,

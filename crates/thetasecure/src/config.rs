@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use figment::providers::{Format, Serialized, Toml};
@@ -29,6 +30,8 @@ struct Layer {
     admin_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trusted_proxies: Option<AddressList>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_freshness_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,6 +86,12 @@ impl AddressList {
 }
 
 const ENV_PREFIX: &str = "THETASECURE_";
+
+/// Today's horizon (`thetasecure_app::cache::DEFAULT_FRESHNESS`), in the unit of the setting.
+const DEFAULT_CACHE_FRESHNESS_MS: u64 = 1000;
+/// Shorter would read the store on nearly every request; longer than an hour leaves a
+/// change unseen too long when the change feed is down.
+const CACHE_FRESHNESS_RANGE_MS: std::ops::RangeInclusive<u64> = 50..=3_600_000;
 
 /// The keys of [`Layer`], which are also the variables read (`THETASECURE_` + upper
 /// case): the field names serde itself lists for the struct.
@@ -183,6 +192,7 @@ pub fn load_serve(args: ServeArgs) -> Result<Config> {
     flags.listen = args.listen;
     flags.admin_listen = args.admin_listen;
     flags.trusted_proxies = args.trusted_proxies.map(AddressList::Joined);
+    flags.cache_freshness_ms = args.cache_freshness_ms;
     resolve(args.store.config.as_deref(), process_environment, flags)
 }
 
@@ -271,6 +281,17 @@ fn resolve(
             .map_err(|error| anyhow::anyhow!("{}: {error}", variable("trusted_proxies")))?,
         None => TrustedProxies::default(),
     };
+    let cache_freshness_ms = layer
+        .cache_freshness_ms
+        .unwrap_or(DEFAULT_CACHE_FRESHNESS_MS);
+    if !CACHE_FRESHNESS_RANGE_MS.contains(&cache_freshness_ms) {
+        bail!(
+            "{}: must be from {} to {} milliseconds",
+            variable("cache_freshness_ms"),
+            CACHE_FRESHNESS_RANGE_MS.start(),
+            CACHE_FRESHNESS_RANGE_MS.end()
+        );
+    }
     let bootstrap = BootstrapInput {
         admin_client_secret: secret(
             layer.bootstrap_admin_client_secret,
@@ -298,6 +319,7 @@ fn resolve(
             access_token_ttl_seconds,
             signing_alg,
             trusted_proxies,
+            cache_freshness: Duration::from_millis(cache_freshness_ms),
         },
         log_format: layer.log_format.unwrap_or(LogFormat::Text),
         log_level: layer.log_level.unwrap_or_else(|| "info".into()),
@@ -621,6 +643,54 @@ mod tests {
         let message = error_of(bad.resolve(None, Layer::default()));
         assert!(message.contains("THETASECURE_TRUSTED_PROXIES"), "{message}");
         assert!(message.contains("`proxy.local`"), "{message}");
+    }
+
+    #[test]
+    fn cache_freshness_defaults_to_a_second_and_is_layered() {
+        let setup = Setup::new(&[("THETASECURE_CACHE_FRESHNESS_MS", "2500")]);
+        let unset = Setup::new(&[]);
+        let toml = unset.file("config.toml", "cache_freshness_ms = 3600000\n");
+        assert_eq!(
+            unset
+                .resolve(None, Layer::default())
+                .unwrap()
+                .settings
+                .cache_freshness,
+            thetasecure_app::cache::DEFAULT_FRESHNESS
+        );
+        assert_eq!(
+            unset
+                .resolve(Some(&toml), Layer::default())
+                .unwrap()
+                .settings
+                .cache_freshness,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            setup
+                .resolve(Some(&toml), Layer::default())
+                .unwrap()
+                .settings
+                .cache_freshness,
+            Duration::from_millis(2500),
+            "env over file"
+        );
+        let flags = Layer {
+            cache_freshness_ms: Some(100),
+            ..Layer::default()
+        };
+        assert_eq!(
+            setup.resolve(None, flags).unwrap().settings.cache_freshness,
+            Duration::from_millis(100),
+            "flags over env"
+        );
+        let bad = Setup::new(&[("THETASECURE_CACHE_FRESHNESS_MS", "0")]);
+        let message = error_of(bad.resolve(None, Layer::default()));
+        assert!(
+            message.contains("THETASECURE_CACHE_FRESHNESS_MS"),
+            "{message}"
+        );
+        assert!(message.contains("--cache-freshness-ms"), "{message}");
     }
 
     #[test]

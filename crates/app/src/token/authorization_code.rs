@@ -133,10 +133,12 @@ impl App {
             record.client_id.as_str(),
             json!({"user_id": record.user_id}),
         );
-        self.store()
+        let revoked = self
+            .store()
             .authorization_codes()
             .revoke_grants(code_hash, now, &entry)
             .await?;
+        self.forget_revoked(&revoked);
         tracing::warn!(client_id = %record.client_id, "authorization code presented twice; its tokens are revoked");
         Ok(())
     }

@@ -114,10 +114,12 @@ impl App {
             reused.client_id.as_str(),
             json!({"user_id": reused.user_id, "family_id": reused.family_id}),
         );
-        self.store()
+        let revoked = self
+            .store()
             .refresh_tokens()
             .revoke_family(&reused.family_id, now, Some(&entry))
             .await?;
+        self.forget_revoked(&revoked);
         tracing::warn!(client_id = %reused.client_id, family_id = %reused.family_id, "refresh token reused; its family is revoked");
         Ok(())
     }

@@ -11,6 +11,7 @@ use thetasecure_core::Timestamp;
 use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 
+use crate::changes::Change;
 use crate::engine::for_each_engine;
 use crate::rows::{
     ClientRow, ClientValues, NewClientRows, bind_client, client_columns, insert_client,
@@ -179,6 +180,7 @@ for_each_engine! {
         .execute(&mut *tx)
         .await
         .map_err(error)?;
+        publish(db, &mut tx, &Change::ClientChanged { client_id: client.client_id.clone() }).await?;
         audit::finish_change(tx, done.rows_affected(), entry).await
     }
 
@@ -189,6 +191,7 @@ for_each_engine! {
             .execute(&mut *tx)
             .await
             .map_err(error)?;
+        publish(db, &mut tx, &Change::ClientDeleted { client_id: id.clone() }).await?;
         audit::finish_change(tx, done.rows_affected(), entry).await
     }
 
@@ -205,6 +208,7 @@ for_each_engine! {
             .execute(&mut *tx)
             .await
             .map_err(error)?;
+        publish(db, &mut tx, &Change::ClientChanged { client_id: id.clone() }).await?;
         audit::finish_change(tx, done.rows_affected(), entry).await
     }
 

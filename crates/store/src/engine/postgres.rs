@@ -3,11 +3,13 @@
 //! transaction first locks what the rule depends on, so concurrent writers queue.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Transaction};
 
 use crate::StoreError;
+use crate::changes::Change;
 use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
@@ -31,6 +33,9 @@ pub(crate) struct Db {
     pub(crate) pool: PgPool,
     pub(crate) group_commits: GroupCommits<PgConnection>,
     pub(crate) search_index: crate::clients::SearchIndex,
+    /// How the change feed's listener connects, and the channel of this schema.
+    pub(crate) options: Arc<PgConnectOptions>,
+    pub(crate) channel: Arc<str>,
 }
 
 impl Db {
@@ -94,14 +99,36 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
     // The URL may hold a password: report sqlx's parse error, never the URL itself.
     let options = PgConnectOptions::from_str(url)
         .map_err(|err| StoreError::backend_because("invalid postgres URL", err))?;
-    let pool = pool_options().connect_with(options).await.map_err(error)?;
+    let pool = pool_options()
+        .connect_with(options.clone())
+        .await
+        .map_err(error)?;
+    // The schema names the channel, so databases shared by schema (tests) stay apart.
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&pool)
+        .await
+        .map_err(error)?;
     let group_commits = GroupCommits::start(PgWrites(pool.clone()), GROUP_COMMITTERS);
     let search_index = crate::clients::SearchIndex::start(pool.clone());
     Ok(Db {
         pool,
         group_commits,
         search_index,
+        options: Arc::new(options),
+        channel: crate::changes::channel_for(&schema).into(),
     })
+}
+
+/// Sends `change` to every instance listening, when the transaction on `conn` commits
+/// (PostgreSQL delivers notifications on commit only, and drops those of a rollback).
+pub(crate) async fn publish(db: &Db, conn: &mut Conn, change: &Change) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::TEXT[]) AS payload")
+        .bind(&*db.channel)
+        .bind(change.payloads())
+        .execute(conn)
+        .await
+        .map_err(error)?;
+    Ok(())
 }
 
 pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {

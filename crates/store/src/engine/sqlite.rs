@@ -15,6 +15,7 @@ use sqlx::{SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
+use crate::changes::Change;
 use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
@@ -86,6 +87,16 @@ impl Db {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Nothing to send: SQLite serves one process, whose writes invalidate its caches
+/// directly (`changes`).
+pub(crate) async fn publish(
+    _db: &Db,
+    _conn: &mut Conn,
+    _change: &Change,
+) -> Result<(), StoreError> {
+    Ok(())
 }
 
 /// A write transaction, holding the write turn until it commits or is dropped.

@@ -12,6 +12,7 @@ mod support;
 mod audit;
 mod authorization_codes;
 mod bootstrap;
+mod changes;
 mod clients;
 mod consents;
 mod keys;

@@ -1,4 +1,4 @@
-use thetasecure_store::{RefreshTokenRecord, Rotation, StoreError};
+use thetasecure_store::{RefreshTokenRecord, RevokedTokens, Rotation, StoreError};
 
 use crate::support::*;
 
@@ -143,14 +143,20 @@ async fn families_revoked_by_family_user_and_client(env: Env) {
         "each family's head, newest first"
     );
 
-    // A family: both tokens, rotated one included, and both access tokens.
+    // A family: both tokens, rotated one included, and both access tokens, which it
+    // names (once: a second revocation revokes nothing new).
+    let mut family = refresh.revoke_family("fam-1", at(10), None).await.unwrap();
+    family.access_token_jtis.sort();
     assert_eq!(
-        refresh.revoke_family("fam-1", at(10), None).await.unwrap(),
-        2
+        family,
+        RevokedTokens {
+            refresh_tokens: 2,
+            access_token_jtis: vec!["jti-rt1".into(), "jti-rt2".into()],
+        }
     );
     assert_eq!(
         refresh.revoke_family("fam-1", at(11), None).await.unwrap(),
-        0
+        RevokedTokens::default()
     );
     assert_eq!(
         refresh.list_families_for_user("u-1", at(11)).await.unwrap(),
@@ -172,7 +178,8 @@ async fn families_revoked_by_family_user_and_client(env: Env) {
         )
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n.refresh_tokens, 1);
+    assert_eq!(n.access_token_jtis, ["jti-rt3"]);
     assert_eq!(
         refresh.get("rt3").await.unwrap().unwrap().revoked_at,
         Some(at(20))
@@ -192,7 +199,8 @@ async fn families_revoked_by_family_user_and_client(env: Env) {
         .revoke_for_user("u-2", at(30), &audit("user.tokens_revoked", "u-2"))
         .await
         .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(n.refresh_tokens, 2);
+    assert_eq!(n.access_token_jtis, ["jti-rt4"], "rt5's had expired");
     assert!(
         refresh
             .list_families_for_user("u-2", at(30))

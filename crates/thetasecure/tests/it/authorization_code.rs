@@ -180,7 +180,7 @@ async fn token(server: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
-async fn redeem(server: &TestApp, code: &str) -> (StatusCode, Value) {
+pub(crate) async fn redeem(server: &TestApp, code: &str) -> (StatusCode, Value) {
     token(
         server,
         &[

@@ -29,6 +29,7 @@ pub struct TestApp {
     /// Shared with a second instance, as instances of one deployment share it.
     server_key: ServerKey,
     settings: Settings,
+    engine: Engine,
     /// Dropped (the last holder drops it) after `drop` has stopped the server.
     database: Arc<TestDatabase>,
 }
@@ -63,6 +64,7 @@ impl TestApp {
                 access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
                 signing_alg: SigningAlg::Es256,
                 trusted_proxies: Default::default(),
+                cache_freshness: thetasecure_app::cache::DEFAULT_FRESHNESS,
             },
         }
     }
@@ -104,6 +106,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// How long caches trust what they hold (`--cache-freshness-ms`): a case makes it
+    /// long to show that a change reached an instance by notification, not by age.
+    pub fn cache_freshness(mut self, freshness: std::time::Duration) -> Self {
+        self.settings.cache_freshness = freshness;
+        self
+    }
+
     pub async fn start(self) -> Option<TestApp> {
         let database = Arc::new(TestDatabase::new(self.engine).await?);
         let server_key = ServerKey::generate();
@@ -127,6 +136,7 @@ impl TestAppBuilder {
             served,
             server_key,
             settings: self.settings,
+            engine: self.engine,
             database,
         })
     }
@@ -151,8 +161,21 @@ impl TestApp {
             served,
             server_key: self.server_key.clone(),
             settings: self.settings.clone(),
+            engine: self.engine,
             database,
         }
+    }
+}
+
+impl TestApp {
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The database, for what a case does behind the instances' backs (`TestDatabase`'s
+    /// `execute_unannounced`, `cut_change_feed`, `change_feed_listeners`).
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
     }
 }
 
