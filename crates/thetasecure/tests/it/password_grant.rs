@@ -121,7 +121,7 @@ both_engines! {
         let (status, _, tokens) = password(&server, &client, "ALICE", ALICE_PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
         assert_eq!(tokens["token_type"], "Bearer");
-        assert_eq!(tokens["scope"], "offline_access openid profile");
+        assert_eq!(tokens["scope"], "openid offline_access profile");
         let access = tokens["access_token"].as_str().unwrap();
         let introspected = server.introspect(("ts_admin_client", ADMIN_SECRET), access).await;
         assert_eq!((introspected["active"].as_bool(), introspected["sub"].as_str()), (Some(true), Some(alice_id.as_str())));
