@@ -188,12 +188,12 @@ impl App {
         let metadata = apply_client_patch(&current, patch, &|name| {
             known_scopes.iter().any(|known| known == name)
         })?;
-        self.check_password_grant(&metadata, Some(&current.metadata))?;
         if let (Some(field), false) = (protected_field_changed(&current, &metadata), force) {
             return Err(AdminError::Conflict(format!(
                 "{field} of default client {client_id} can only be changed with ?force=true. {DEFAULT_CLIENT_WARNING}"
             )));
         }
+        self.check_password_grant(&metadata, Some(&current.metadata))?;
         let now = self.clock().now();
         let disabling = current.is_active() && metadata.status == ClientStatus::Disabled;
         let updated = Client {

@@ -110,6 +110,11 @@ both_engines! {
         }))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
         assert!(refused["error_description"].as_str().unwrap().contains("grant_types"), "{refused}");
+        // A default client's protection answers first (409); forced, the grant is still refused.
+        let (status, _) = server.admin(Method::PATCH, "/api/v1/clients/ts_sync_client?force=true", Some(json!({
+            "grant_types": ["client_credentials", "password"],
+        }))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
         let (_, kept) = server.admin(Method::GET, &format!("/api/v1/clients/{id}"), None).await;
         assert_eq!(kept["grant_types"], json!(["client_credentials"]));
     }
