@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use thetasecure_core::client::{
-    CLIENT_SEARCH, Client, ClientPatch, NewClient, PatchField, apply_client_patch,
+    CLIENT_SEARCH, Client, ClientMetadata, ClientPatch, NewClient, PatchField, apply_client_patch,
     protected_field_changed, validate_new_client,
 };
 use thetasecure_core::grant::{ClientStatus, GrantType};
@@ -54,6 +54,7 @@ impl App {
         let known_scopes = self.known_scopes().await?;
         let (client_type, metadata) =
             validate_new_client(new, &|name| known_scopes.iter().any(|known| known == name))?;
+        self.check_password_grant(&metadata, None)?;
         let now = self.clock().now();
         let client = Client {
             client_id: ClientId::generate(),
@@ -87,6 +88,25 @@ impl App {
         self.forget_client(&client.client_id);
         tracing::info!(client_id = %client.client_id, actor = actor.as_str(), "client created");
         Ok(CreatedClient { client, secret })
+    }
+
+    /// While the server does not serve the password grant (SPEC 9), no client is newly
+    /// registered for it; one that holds it from before keeps it (and gets nothing).
+    fn check_password_grant(
+        &self,
+        metadata: &ClientMetadata,
+        before: Option<&ClientMetadata>,
+    ) -> Result<(), AdminError> {
+        let adds = metadata.allows_grant(GrantType::Password)
+            && !before.is_some_and(|before| before.allows_grant(GrantType::Password));
+        if adds && !self.settings().allow_password_grant {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidClientMetadata,
+                "grant_types: password is not enabled on this server (setting allow_password_grant)",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     pub async fn get_client(&self, client_id: &str) -> Result<Client, AdminError> {
@@ -173,6 +193,7 @@ impl App {
                 "{field} of default client {client_id} can only be changed with ?force=true. {DEFAULT_CLIENT_WARNING}"
             )));
         }
+        self.check_password_grant(&metadata, Some(&current.metadata))?;
         let now = self.clock().now();
         let disabling = current.is_active() && metadata.status == ClientStatus::Disabled;
         let updated = Client {

@@ -66,6 +66,10 @@ pub enum TokenError {
     /// Too many failed authentications from this address for this client id (429).
     #[error("throttled for {retry_after_seconds} s")]
     Throttled { retry_after_seconds: u64 },
+    /// Too many failed sign-ins for the username or from the address (the password
+    /// grant, 429): the sign-in page's limit, so the body says `invalid_grant`.
+    #[error("sign-in throttled for {retry_after_seconds} s")]
+    SignInThrottled { retry_after_seconds: u64 },
     #[error("storage temporarily unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]

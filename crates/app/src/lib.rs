@@ -67,6 +67,10 @@ pub struct Settings {
     /// store (`--cache-freshness-ms`): the bound on how late a change made elsewhere is
     /// seen when no notification of it arrives (SQLite's CLI, PostgreSQL's feed down).
     pub cache_freshness: std::time::Duration,
+    /// Refresh-token idle and absolute lifetimes and the reuse grace window.
+    pub refresh_tokens: thetasecure_core::refresh_token::RefreshTokenPolicy,
+    /// The resource owner password grant (SPEC 9): off unless the operator enables it.
+    pub allow_password_grant: bool,
 }
 
 #[derive(Clone)]
@@ -114,7 +118,8 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
-/// The grants this build implements at the token endpoint; discovery lists exactly these.
+/// The grants this build implements at the token endpoint; discovery lists exactly these,
+/// and the password grant after them where the server enables it.
 pub const IMPLEMENTED_GRANTS: &[GrantType] = &[
     GrantType::AuthorizationCode,
     GrantType::ClientCredentials,
@@ -327,16 +332,26 @@ impl App {
     /// RFC 8414 metadata from the live configuration and scope registry.
     pub async fn server_metadata(&self) -> Result<ServerMetadata, StoreError> {
         let scopes = self.scope_names().await?;
+        let grant_types = self.served_grants();
         Ok(ServerMetadata::build(
             self.issuer(),
             Capabilities {
-                grant_types: IMPLEMENTED_GRANTS,
+                grant_types: &grant_types,
                 response_types: &[ResponseType::Code],
                 pkce_methods: &[thetasecure_core::pkce::S256],
                 authorization_endpoint: true,
                 scopes: scopes.to_vec(),
             },
         ))
+    }
+
+    /// The grants the token endpoint serves with this configuration.
+    pub fn served_grants(&self) -> Vec<GrantType> {
+        let mut grants = IMPLEMENTED_GRANTS.to_vec();
+        if self.0.settings.allow_password_grant {
+            grants.push(GrantType::Password);
+        }
+        grants
     }
 
     /// Writes coalesced `last_used_at` times; called periodically and at shutdown.
@@ -400,6 +415,8 @@ pub(crate) mod test_support {
             signing_alg: SigningAlg::EdDsa,
             trusted_proxies: Default::default(),
             cache_freshness: crate::cache::DEFAULT_FRESHNESS,
+            refresh_tokens: Default::default(),
+            allow_password_grant: false,
         };
         let app = App::new(store, ServerKey::generate(), clock, settings)
             .await

@@ -12,6 +12,7 @@ pub mod opaque;
 pub mod pkce;
 pub mod random;
 pub mod redirect_uri;
+pub mod refresh_token;
 pub mod scope;
 pub mod secret;
 pub mod text;

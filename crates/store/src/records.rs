@@ -199,6 +199,9 @@ pub struct RefreshTokenRecord {
     pub revoked_at: Option<Timestamp>,
     pub access_token_jti: Option<String>,
     pub access_token_expires_at: Option<Timestamp>,
+    /// Set with `rotated_at`: the token that replaced this one (the latest, after a
+    /// retry within the reuse grace window).
+    pub successor_hash: Option<String>,
 }
 
 /// What a rotation found. Only `Rotated` stored the new token; the others carry the

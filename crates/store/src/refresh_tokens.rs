@@ -22,6 +22,14 @@ impl RefreshTokens<'_> {
     pub async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
         dispatch!(self.store, insert(token))
     }
+    /// As `insert`, with the audit entry of the grant that issued it, in one transaction.
+    pub async fn insert_audited(
+        &self,
+        token: &RefreshTokenRecord,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.store, insert_audited(token, audit))
+    }
     /// The token whatever its state.
     pub async fn get(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
         dispatch!(self.store, get(token_hash))
@@ -37,6 +45,26 @@ impl RefreshTokens<'_> {
         new: &RefreshTokenRecord,
     ) -> Result<Rotation, StoreError> {
         dispatch!(self.store, rotate(old_hash, now, new))
+    }
+    /// A retry within the reuse grace window (SPEC 5): `old_hash` was rotated to
+    /// `successor_hash`, unused since. In one transaction the successor is retired
+    /// (revoked, with its access token), `new` is stored as `old_hash`'s successor in its
+    /// place, and `audit` is written. When something came first (another retry, a use or
+    /// the revocation of the successor, the family's revocation) nothing is written and
+    /// the answer is `None`: of concurrent retries exactly one wins, so one pair lives.
+    /// The winner learns the access token it retired, and other instances are told.
+    pub async fn replace_successor(
+        &self,
+        old_hash: &str,
+        successor_hash: &str,
+        now: Timestamp,
+        new: &RefreshTokenRecord,
+        audit: &AuditEntry,
+    ) -> Result<Option<RevokedTokens>, StoreError> {
+        dispatch!(
+            self.store,
+            replace_successor(old_hash, successor_hash, now, new, audit)
+        )
     }
     /// Revokes every token of the family and the access tokens recorded with them, with
     /// the audit entry when given (reuse detection, an admin), in one transaction, and
@@ -168,7 +196,7 @@ macro_rules! refresh_columns {
     () => {
         "token_hash, family_id, client_id, user_id, scope, auth_time, session_id_hash, \
          created_at, expires_at, rotated_at, revoked_at, access_token_jti, \
-         access_token_expires_at"
+         access_token_expires_at, successor_hash"
     };
 }
 
@@ -187,6 +215,7 @@ struct RefreshTokenRow {
     revoked_at: Option<i64>,
     access_token_jti: Option<String>,
     access_token_expires_at: Option<i64>,
+    successor_hash: Option<String>,
 }
 
 impl RefreshTokenRow {
@@ -205,6 +234,7 @@ impl RefreshTokenRow {
             revoked_at: self.revoked_at.map(Timestamp),
             access_token_jti: self.access_token_jti,
             access_token_expires_at: self.access_token_expires_at.map(Timestamp),
+            successor_hash: self.successor_hash,
         })
     }
 }
@@ -225,7 +255,7 @@ for_each_engine! {
         sqlx::query(concat!(
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&token.token_hash)
         .bind(&token.family_id)
@@ -240,6 +270,7 @@ for_each_engine! {
         .bind(token.revoked_at.map(|t| t.0))
         .bind(&token.access_token_jti)
         .bind(token.access_token_expires_at.map(|t| t.0))
+        .bind(&token.successor_hash)
         .execute(conn)
         .await
         .map_err(|e| or_missing(e, error))?;
@@ -250,6 +281,12 @@ for_each_engine! {
         let mut tx = begin_write(db).await?;
         insert_in(&mut tx, token).await?;
         commit(tx).await
+    }
+
+    pub(crate) async fn insert_audited(db: &Db, token: &RefreshTokenRecord, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = begin_write(db).await?;
+        insert_in(&mut tx, token).await?;
+        audit::finish(tx, entry).await
     }
 
     async fn get_on(conn: &mut Conn, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
@@ -280,12 +317,13 @@ for_each_engine! {
         // A concurrent rotation holds the row until it commits; this one then finds
         // `rotated_at` set and changes nothing.
         let won = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $2
+            "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3
              WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
                AND expires_at > $2",
         )
         .bind(old_hash)
         .bind(now.0)
+        .bind(&new.token_hash)
         .execute(&mut *tx)
         .await
         .map_err(error)?
@@ -299,6 +337,81 @@ for_each_engine! {
         let old = get_on(&mut tx, old_hash).await?;
         rollback(tx).await?;
         Ok(refused(old))
+    }
+
+    pub(crate) async fn replace_successor(
+        db: &Db,
+        old_hash: &str,
+        successor_hash: &str,
+        now: Timestamp,
+        new: &RefreshTokenRecord,
+        entry: &AuditEntry,
+    ) -> Result<Option<RevokedTokens>, StoreError> {
+        let mut tx = begin_write(db).await?;
+        // Both rows, in the order a family revocation locks them, so the two cannot
+        // deadlock on PostgreSQL; a concurrent retry or rotation commits first.
+        sqlx::query(concat!(
+            "SELECT token_hash FROM refresh_tokens WHERE token_hash IN ($1, $2) ORDER BY token_hash",
+            for_update!()
+        ))
+        .bind(old_hash)
+        .bind(successor_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+        let replaced = sqlx::query(
+            "UPDATE refresh_tokens SET successor_hash = $3
+             WHERE token_hash = $1 AND successor_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(old_hash)
+        .bind(successor_hash)
+        .bind(&new.token_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?
+        .rows_affected()
+            == 1;
+        let retired = replaced
+            && sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $2
+                 WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(successor_hash)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?
+            .rows_affected()
+                == 1;
+        if !retired {
+            rollback(tx).await?;
+            return Ok(None);
+        }
+        let access_token_jtis: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at)
+             SELECT access_token_jti, client_id, access_token_expires_at
+             FROM refresh_tokens
+             WHERE token_hash = $1 AND access_token_jti IS NOT NULL AND access_token_expires_at > $2
+             ON CONFLICT (jti) DO NOTHING
+             RETURNING jti",
+        )
+        .bind(successor_hash)
+        .bind(now.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(error)?;
+        insert_in(&mut tx, new).await?;
+        if !access_token_jtis.is_empty() {
+            let change = Change::AccessTokensRevoked {
+                jtis: access_token_jtis.clone(),
+            };
+            publish(db, &mut tx, &change).await?;
+        }
+        audit::finish(tx, entry).await?;
+        Ok(Some(RevokedTokens {
+            refresh_tokens: 1,
+            access_token_jtis,
+        }))
     }
 
     /// Revokes the tokens `owner` names by `value`, and their access tokens, in `tx`.

@@ -109,6 +109,18 @@ pub struct ServeArgs {
     /// How long cached clients, tokens and scope names are trusted, 50–3600000 ms [default: 1000]: the longest a change made elsewhere goes unseen when no notification arrives (a CLI on the SQLite file; PostgreSQL's change feed down). Above 1000 that exceeds the 1 s SPEC bound. [env: THETASECURE_CACHE_FRESHNESS_MS]
     #[arg(long)]
     pub cache_freshness_ms: Option<u64>,
+    /// A refresh token unused this long (seconds) is dead [default: 2592000, 30 days]. [env: THETASECURE_REFRESH_TOKEN_IDLE_SECONDS]
+    #[arg(long)]
+    pub refresh_token_idle_seconds: Option<i64>,
+    /// A refresh token family ends this long (seconds) after the sign-in that started it, however often it is rotated [default: 7776000, 90 days]. [env: THETASECURE_REFRESH_TOKEN_ABSOLUTE_SECONDS]
+    #[arg(long)]
+    pub refresh_token_absolute_seconds: Option<i64>,
+    /// Seconds, 0–60, after a rotation in which the same client presenting the rotated refresh token again gets a fresh pair instead of losing the family (a lost response); 0 treats every such use as reuse [default: 0]. [env: THETASECURE_REFRESH_REUSE_GRACE_SECONDS]
+    #[arg(long)]
+    pub refresh_reuse_grace_seconds: Option<u32>,
+    /// Serve the resource owner password grant (RFC 9700 §2.4 says it MUST NOT be used) to confidential clients registered for it; every use is audited [default: off]. [env: THETASECURE_ALLOW_PASSWORD_GRANT]
+    #[arg(long)]
+    pub allow_password_grant: bool,
     // Last: its help heading would otherwise also cover the options after it.
     #[command(flatten)]
     pub store: StoreArgs,

@@ -17,6 +17,7 @@ use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::client_address::TrustedProxies;
 use thetasecure_app::{ServerKey, Settings, SigningAlg};
 use thetasecure_core::client::TTL_RANGE_SECONDS;
+use thetasecure_core::refresh_token::{PolicyError, RefreshTokenPolicy};
 
 use crate::cli::{LogFormat, ServeArgs, SigningAlgArg, StoreArgs};
 
@@ -48,6 +49,14 @@ struct Layer {
     signing_alg: Option<SigningAlgArg>,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token_ttl_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_idle_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_absolute_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_reuse_grace_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_password_grant: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,6 +202,11 @@ pub fn load_serve(args: ServeArgs) -> Result<Config> {
     flags.admin_listen = args.admin_listen;
     flags.trusted_proxies = args.trusted_proxies.map(AddressList::Joined);
     flags.cache_freshness_ms = args.cache_freshness_ms;
+    flags.refresh_token_idle_seconds = args.refresh_token_idle_seconds;
+    flags.refresh_token_absolute_seconds = args.refresh_token_absolute_seconds;
+    flags.refresh_reuse_grace_seconds = args.refresh_reuse_grace_seconds;
+    // A switch: present turns it on; absent leaves it to the layers below.
+    flags.allow_password_grant = args.allow_password_grant.then_some(true);
     resolve(args.store.config.as_deref(), process_environment, flags)
 }
 
@@ -243,6 +257,7 @@ fn resolve(
     let layer: Layer = merged(file, environment, flags)
         .extract_lossy()
         .map_err(|error| anyhow::anyhow!("configuration: {error}"))?;
+    let refresh_tokens = refresh_token_policy(&layer)?;
     let data_dir = layer
         .data_dir
         .unwrap_or_else(|| PathBuf::from("./thetasecure-data"));
@@ -320,12 +335,39 @@ fn resolve(
             signing_alg,
             trusted_proxies,
             cache_freshness: Duration::from_millis(cache_freshness_ms),
+            refresh_tokens,
+            allow_password_grant: layer.allow_password_grant.unwrap_or(false),
         },
         log_format: layer.log_format.unwrap_or(LogFormat::Text),
         log_level: layer.log_level.unwrap_or_else(|| "info".into()),
         listen: layer.listen.unwrap_or_else(|| "127.0.0.1:8080".into()),
         admin_listen: layer.admin_listen,
         bootstrap,
+    })
+}
+
+/// The refresh-token lifetimes and reuse grace window; a value out of range is refused at
+/// startup, naming the setting.
+fn refresh_token_policy(layer: &Layer) -> Result<RefreshTokenPolicy> {
+    let defaults = RefreshTokenPolicy::default();
+    let policy = RefreshTokenPolicy::new(
+        layer
+            .refresh_token_idle_seconds
+            .unwrap_or(defaults.idle_seconds()),
+        layer
+            .refresh_token_absolute_seconds
+            .unwrap_or(defaults.absolute_seconds()),
+        layer
+            .refresh_reuse_grace_seconds
+            .unwrap_or(defaults.reuse_grace_seconds()),
+    );
+    policy.map_err(|error| {
+        let key = match error {
+            PolicyError::IdleLifetime => "refresh_token_idle_seconds",
+            PolicyError::AbsoluteLifetime => "refresh_token_absolute_seconds",
+            PolicyError::ReuseGrace => "refresh_reuse_grace_seconds",
+        };
+        anyhow::anyhow!("{}: {error}", variable(key))
     })
 }
 
@@ -691,6 +733,64 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("--cache-freshness-ms"), "{message}");
+    }
+
+    #[test]
+    fn refresh_token_settings_and_the_password_grant() {
+        let setup = Setup::new(&[]);
+        let defaults = setup.resolve(None, Layer::default()).unwrap();
+        assert_eq!(
+            defaults.settings.refresh_tokens,
+            RefreshTokenPolicy::default()
+        );
+        assert!(!defaults.settings.allow_password_grant);
+
+        let toml = setup.file(
+            "config.toml",
+            "refresh_token_idle_seconds = 3600\nrefresh_token_absolute_seconds = 86400\nrefresh_reuse_grace_seconds = 5\nallow_password_grant = true\n",
+        );
+        let from_file = setup.resolve(Some(&toml), Layer::default()).unwrap();
+        let policy = from_file.settings.refresh_tokens;
+        assert_eq!(
+            (
+                policy.idle_seconds(),
+                policy.absolute_seconds(),
+                policy.reuse_grace_seconds()
+            ),
+            (3600, 86400, 5)
+        );
+        assert!(from_file.settings.allow_password_grant);
+
+        let env = Setup::new(&[
+            ("THETASECURE_REFRESH_REUSE_GRACE_SECONDS", "10"),
+            ("THETASECURE_ALLOW_PASSWORD_GRANT", "false"),
+        ]);
+        let toml = env.file(
+            "config.toml",
+            "refresh_reuse_grace_seconds = 5\nallow_password_grant = true\n",
+        );
+        let config = env.resolve(Some(&toml), Layer::default()).unwrap();
+        assert_eq!(config.settings.refresh_tokens.reuse_grace_seconds(), 10);
+        assert!(!config.settings.allow_password_grant, "env over file");
+        let flags = Layer {
+            refresh_reuse_grace_seconds: Some(20),
+            allow_password_grant: Some(true),
+            ..Layer::default()
+        };
+        let config = env.resolve(Some(&toml), flags).unwrap();
+        assert_eq!(config.settings.refresh_tokens.reuse_grace_seconds(), 20);
+        assert!(config.settings.allow_password_grant, "flags over env");
+
+        for (name, value) in [
+            ("THETASECURE_REFRESH_REUSE_GRACE_SECONDS", "61"),
+            ("THETASECURE_REFRESH_REUSE_GRACE_SECONDS", "-1"),
+            ("THETASECURE_REFRESH_TOKEN_IDLE_SECONDS", "0"),
+            ("THETASECURE_REFRESH_TOKEN_ABSOLUTE_SECONDS", "forever"),
+            ("THETASECURE_ALLOW_PASSWORD_GRANT", "perhaps"),
+        ] {
+            let message = error_of(Setup::new(&[(name, value)]).resolve(None, Layer::default()));
+            assert!(message.contains(name), "{name}={value}: `{message}`");
+        }
     }
 
     #[test]

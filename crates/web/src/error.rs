@@ -119,6 +119,15 @@ impl ApiError {
                     "too many failed authentication attempts; retry later",
                 )
             },
+            TokenError::SignInThrottled {
+                retry_after_seconds,
+            } => Self {
+                throttled_for: Some(retry_after_seconds),
+                ..Self::new(
+                    ErrorCode::InvalidGrant,
+                    "too many failed sign-ins for this user or from this address; retry later",
+                )
+            },
             TokenError::Unavailable(cause) => Self::unavailable_because(&cause),
             TokenError::Internal(cause) => Self::internal(&*cause),
         }

@@ -18,10 +18,6 @@ use crate::cache::ClientEntry;
 use crate::client_auth::ClientAuthentication;
 use crate::{App, TokenError};
 
-/// A refresh token family lives this long from the sign-in that started it, however
-/// often it is rotated (SECURITY F4: an absolute expiry).
-pub const REFRESH_TOKEN_LIFETIME_SECONDS: i64 = 30 * 24 * 3600;
-
 /// Tokens for a user, about to be issued: the signed access token and, where the client
 /// may refresh, the new refresh token and the record that stores it.
 pub(super) struct UserTokens {
@@ -37,8 +33,9 @@ pub(super) struct Grant<'a> {
     pub scope: &'a ScopeSet,
     pub auth_time: Timestamp,
     pub session_id_hash: Option<String>,
-    /// The family to continue, and when it ends; a code starts a new one.
-    pub family: Option<(String, Timestamp)>,
+    /// The family to continue; a code or a password starts a new one, which ends the
+    /// absolute lifetime after `auth_time` (`Settings::refresh_tokens`).
+    pub family: Option<String>,
 }
 
 impl App {
@@ -160,14 +157,16 @@ impl App {
         let access_token_expires_at = Timestamp::from_unix_seconds(claims.exp);
         let refreshable = client.metadata.allows_grant(GrantType::RefreshToken)
             && (!grant.scope.contains("openid") || grant.scope.contains("offline_access"));
-        let (refresh, refresh_token) = if refreshable {
+        // Dies unused after the idle lifetime, never past the family's absolute end.
+        let expires_at = self
+            .settings()
+            .refresh_tokens
+            .token_expires_at(now, grant.auth_time);
+        let (refresh, refresh_token) = if refreshable && expires_at > now {
             let token = OpaqueToken::generate(OpaqueKind::RefreshToken);
-            let (family_id, expires_at) = grant.family.unwrap_or_else(|| {
-                (
-                    uuid::Uuid::now_v7().to_string(),
-                    now.plus_seconds(REFRESH_TOKEN_LIFETIME_SECONDS),
-                )
-            });
+            let family_id = grant
+                .family
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
             let record = RefreshTokenRecord {
                 token_hash: token.hash(),
                 family_id,
@@ -182,6 +181,7 @@ impl App {
                 revoked_at: None,
                 access_token_jti: Some(claims.jti.clone()),
                 access_token_expires_at: Some(access_token_expires_at),
+                successor_hash: None,
             };
             (Some(record), Some(token.expose().to_owned()))
         } else {

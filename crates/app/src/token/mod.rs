@@ -3,6 +3,7 @@
 pub mod access;
 mod authorization_code;
 mod client_credentials;
+mod password;
 mod refresh;
 mod revocation_rechecks;
 
@@ -17,18 +18,24 @@ use thetasecure_core::{ErrorCode, OAuthError};
 use crate::client_auth::ClientAuthentication;
 use crate::{App, TokenError};
 
-/// The grants the token endpoint serves. Parsed before the client is authenticated, so
-/// a request for a grant this server does not serve is refused as such (RFC 6749 §5.2).
-pub fn requested_grant(grant_type: Option<&str>) -> Result<GrantType, TokenError> {
-    let grant_type =
-        grant_type.ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    match GrantType::parse(grant_type) {
-        Some(
-            grant @ (GrantType::ClientCredentials
-            | GrantType::AuthorizationCode
-            | GrantType::RefreshToken),
-        ) => Ok(grant),
-        _ => Err(unsupported(grant_type)),
+impl App {
+    /// The grants the token endpoint serves. Parsed before the client is authenticated,
+    /// so a request for a grant this server does not serve (the password grant unless
+    /// enabled, SECURITY E5) is refused as such (RFC 6749 §5.2).
+    pub fn requested_grant(&self, grant_type: Option<&str>) -> Result<GrantType, TokenError> {
+        let grant_type =
+            grant_type.ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        match GrantType::parse(grant_type) {
+            Some(
+                grant @ (GrantType::ClientCredentials
+                | GrantType::AuthorizationCode
+                | GrantType::RefreshToken),
+            ) => Ok(grant),
+            Some(GrantType::Password) if self.settings().allow_password_grant => {
+                Ok(GrantType::Password)
+            }
+            _ => Err(unsupported(grant_type)),
+        }
     }
 }
 
@@ -48,10 +55,13 @@ pub struct TokenRequest<'a> {
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
     pub refresh_token: Option<&'a str>,
+    /// The password grant's resource owner credentials (RFC 6749 §4.3.2).
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
 }
 
 impl App {
-    /// Issues tokens for `grant` (from [`requested_grant`]).
+    /// Issues tokens for `grant` (from [`App::requested_grant`]).
     pub async fn grant(
         &self,
         grant: GrantType,
@@ -71,7 +81,13 @@ impl App {
                 self.authorization_code_grant(client, request).await
             }
             (GrantType::RefreshToken, client) => self.refresh_token_grant(client, request).await,
-            (other, _) => Err(unsupported(other.as_str())),
+            (GrantType::Password, ClientAuthentication::Secret(credentials)) => {
+                self.password_grant(credentials, request).await
+            }
+            // Only confidential clients may hold the password grant (SPEC 9).
+            (GrantType::Password, ClientAuthentication::Public { .. }) => Err(
+                TokenError::InvalidClient("client authentication is required"),
+            ),
         }
     }
 }
@@ -146,6 +162,7 @@ pub(crate) struct TokensIssued {
     client_credentials: OnceLock<metrics::Counter>,
     authorization_code: OnceLock<metrics::Counter>,
     refresh_token: OnceLock<metrics::Counter>,
+    password: OnceLock<metrics::Counter>,
 }
 
 impl TokensIssued {
@@ -166,6 +183,12 @@ impl TokensIssued {
             metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "refresh_token")
         })
     }
+
+    pub(crate) fn password(&self) -> &metrics::Counter {
+        self.password.get_or_init(
+            || metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "password"),
+        )
+    }
 }
 
 /// A successful token response (RFC 6749 §5.1); the web layer writes it.
@@ -175,6 +198,6 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u32,
     pub scope: String,
-    /// For the authorization code and refresh grants, when the client may refresh.
+    /// For the user grants (code, refresh, password), when the client may refresh.
     pub refresh_token: Option<String>,
 }

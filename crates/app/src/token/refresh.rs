@@ -1,6 +1,8 @@
 //! The refresh token grant (RFC 6749 §6) with rotation on every use and reuse detection
 //! (RFC 9700 §4.14.2): presenting a refresh token that was already rotated revokes its
-//! whole family, with every access token issued from it, and is audited.
+//! whole family, with every access token issued from it, and is audited — unless the
+//! server has a reuse grace window (SPEC 5) and the same client retries within it after
+//! the rotation: then the pair issued moments before is retired and a fresh one issued.
 
 use serde_json::json;
 use thetasecure_core::grant::GrantType;
@@ -9,9 +11,10 @@ use thetasecure_core::scope::ScopeSet;
 use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
 use thetasecure_store::{RefreshTokenRecord, Rotation};
 
-use super::authorization_code::Grant;
+use super::authorization_code::{Grant, UserTokens};
 use super::{TokenRequest, TokenResponse, invalid_grant};
 use crate::audit::{self, Actor};
+use crate::cache::ClientEntry;
 use crate::client_auth::ClientAuthentication;
 use crate::{App, TokenError};
 
@@ -32,15 +35,50 @@ impl App {
         let Some(current) = tokens.get(&token_hash).await? else {
             return Err(invalid_grant("refresh token"));
         };
-        if current.client_id != client.client_id {
-            return Err(invalid_grant("refresh token"));
-        }
         let now = self.clock().now();
         if current.rotated_at.is_some() {
-            self.revoke_reused_family(&current, now).await?;
+            return self.presented_again(&entry, current, request, now).await;
+        }
+        if current.client_id != client.client_id
+            || current.revoked_at.is_some()
+            || current.expires_at <= now
+        {
             return Err(invalid_grant("refresh token"));
         }
-        if current.revoked_at.is_some() || current.expires_at <= now {
+        let issued = self.successor_tokens(&entry, &current, request).await?;
+        let Some(successor) = issued.refresh.as_ref() else {
+            return Err(invalid_grant("refresh token"));
+        };
+        match tokens.rotate(&token_hash, now, successor).await? {
+            Rotation::Rotated => {
+                self.0.tokens_issued.refresh_token().increment(1);
+                Ok(issued.response)
+            }
+            // A concurrent request rotated it first: this one is a retry or reuse.
+            Rotation::AlreadyRotated(rotated) => {
+                self.presented_again(&entry, rotated, request, now).await
+            }
+            Rotation::Revoked(_) | Rotation::Expired(_) | Rotation::Unknown => {
+                Err(invalid_grant("refresh token"))
+            }
+        }
+    }
+
+    /// The tokens that follow `current` in its family, for `request`'s scope.
+    async fn successor_tokens(
+        &self,
+        entry: &ClientEntry,
+        current: &RefreshTokenRecord,
+        request: &TokenRequest<'_>,
+    ) -> Result<UserTokens, TokenError> {
+        // A setting lowered since the token was issued ends its family sooner.
+        let now = self.clock().now();
+        if self
+            .settings()
+            .refresh_tokens
+            .family_expires_at(current.auth_time)
+            <= now
+        {
             return Err(invalid_grant("refresh token"));
         }
         // A refresh may narrow the scope, never widen it (RFC 6749 §6).
@@ -65,38 +103,92 @@ impl App {
             Some(user) if user.is_active() => user,
             _ => return Err(invalid_grant("refresh token")),
         };
+        // ID token hook: the helper adding ID tokens to refreshes extends `Grant` here.
         let issued = self.user_tokens(
-            &entry,
+            entry,
             Grant {
                 user: &user,
                 scope: &scope,
                 auth_time: current.auth_time,
                 session_id_hash: current.session_id_hash.clone(),
-                family: Some((current.family_id.clone(), current.expires_at)),
+                family: Some(current.family_id.clone()),
             },
         )?;
-        // The client has the refresh grant, so `user_tokens` made a successor, unless the
-        // narrowed scope asks for OpenID without offline access: then the family ends here.
-        let Some(successor) = issued.refresh.as_ref() else {
+        // The client has the refresh grant and the family has not ended, so
+        // `user_tokens` made a successor, unless the narrowed scope asks for OpenID
+        // without offline access: then the family ends here.
+        if issued.refresh.is_none() {
             return Err(OAuthError::new(
                 ErrorCode::InvalidScope,
                 "a refresh with openid needs offline_access",
             )
             .into());
-        };
-        match tokens.rotate(&token_hash, now, successor).await? {
-            Rotation::Rotated => {
-                self.0.tokens_issued.refresh_token().increment(1);
-                Ok(issued.response)
-            }
-            Rotation::AlreadyRotated(_) => {
-                self.revoke_reused_family(&current, now).await?;
-                Err(invalid_grant("refresh token"))
-            }
-            Rotation::Revoked(_) | Rotation::Expired(_) | Rotation::Unknown => {
-                Err(invalid_grant("refresh token"))
-            }
         }
+        Ok(issued)
+    }
+
+    /// A rotated token presented again: a retry by its client within the grace window
+    /// whose successor is still unused gets a fresh pair in place of that successor;
+    /// anything else is reuse.
+    async fn presented_again(
+        &self,
+        entry: &ClientEntry,
+        rotated: RefreshTokenRecord,
+        request: &TokenRequest<'_>,
+        now: Timestamp,
+    ) -> Result<TokenResponse, TokenError> {
+        let policy = &self.settings().refresh_tokens;
+        let retry = rotated.client_id == entry.client.client_id
+            && rotated.revoked_at.is_none()
+            && rotated
+                .rotated_at
+                .is_some_and(|at| policy.is_retry(at, now));
+        let successor = match (&rotated.successor_hash, retry) {
+            (Some(hash), true) => self.store().refresh_tokens().get(hash).await?,
+            _ => None,
+        };
+        let successor = match successor {
+            // Used: whoever holds it got the response, so this is no retry.
+            Some(s) if s.rotated_at.is_none() && s.revoked_at.is_none() => s,
+            // Retired by a concurrent retry (or its family revoked, which took this token
+            // too): that one stands, and nothing more needs revoking.
+            Some(s) if s.rotated_at.is_none() => return Err(invalid_grant("refresh token")),
+            _ => {
+                self.revoke_reused_family(&rotated, now).await?;
+                return Err(invalid_grant("refresh token"));
+            }
+        };
+        let issued = self.successor_tokens(entry, &rotated, request).await?;
+        let Some(fresh) = issued.refresh.as_ref() else {
+            return Err(invalid_grant("refresh token"));
+        };
+        let audit = audit::entry(
+            &Actor::system(),
+            now,
+            "refresh_token.retried",
+            "client",
+            rotated.client_id.as_str(),
+            json!({"user_id": rotated.user_id, "family_id": rotated.family_id}),
+        );
+        let retired = self
+            .store()
+            .refresh_tokens()
+            .replace_successor(
+                &rotated.token_hash,
+                &successor.token_hash,
+                now,
+                fresh,
+                &audit,
+            )
+            .await?;
+        let Some(retired) = retired else {
+            // Another retry, or a use of the successor, came first: that one stands.
+            return Err(invalid_grant("refresh token"));
+        };
+        self.forget_revoked(&retired);
+        tracing::info!(client_id = %rotated.client_id, family_id = %rotated.family_id, "refresh token retried within the grace window; the pair before is retired");
+        self.0.tokens_issued.refresh_token().increment(1);
+        Ok(issued.response)
     }
 
     /// Someone holds a refresh token that was already used: the legitimate client or an

@@ -9,12 +9,20 @@ conformance!(
     refresh_tokens_are_purged_after_expiry,
     concurrent_rotations_have_one_winner,
     a_revocation_racing_a_rotation_leaves_no_live_token,
-    refresh_tokens_go_with_their_user_and_client
+    refresh_tokens_go_with_their_user_and_client,
+    a_retry_replaces_the_unused_successor_once,
+    concurrent_retries_leave_one_live_pair,
+    a_first_token_is_stored_with_its_audit_entry
 );
 
-fn rotated(token: &RefreshTokenRecord, at: thetasecure_core::Timestamp) -> RefreshTokenRecord {
+fn rotated(
+    token: &RefreshTokenRecord,
+    at: thetasecure_core::Timestamp,
+    successor: &str,
+) -> RefreshTokenRecord {
     RefreshTokenRecord {
         rotated_at: Some(at),
+        successor_hash: Some(successor.to_owned()),
         ..token.clone()
     }
 }
@@ -44,7 +52,7 @@ async fn refresh_tokens_rotate_once(env: Env) {
     );
     assert_eq!(
         refresh.get("rt1").await.unwrap(),
-        Some(rotated(&rt1, at(10)))
+        Some(rotated(&rt1, at(10), "rt2"))
     );
     assert_eq!(refresh.get("rt2").await.unwrap(), Some(rt2.clone()));
 
@@ -52,7 +60,7 @@ async fn refresh_tokens_rotate_once(env: Env) {
     let rt3 = refresh_token("rt3", "fam-1", at(11));
     assert_eq!(
         refresh.rotate("rt1", at(11), &rt3).await.unwrap(),
-        Rotation::AlreadyRotated(rotated(&rt1, at(10)))
+        Rotation::AlreadyRotated(rotated(&rt1, at(10), "rt2"))
     );
     assert_eq!(refresh.get("rt3").await.unwrap(), None);
     assert_eq!(
@@ -268,12 +276,29 @@ async fn concurrent_rotations_have_one_winner(env: Env) {
         .collect();
     let winners = outcomes.iter().filter(|o| **o == Rotation::Rotated).count();
     assert_eq!(winners, 1, "{outcomes:?}");
-    let after = rotated(&rt0, at(1));
+    let after = env
+        .store
+        .refresh_tokens()
+        .get("rt0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.rotated_at, Some(at(1)));
     assert!(
         outcomes
             .iter()
             .all(|o| *o == Rotation::Rotated || *o == Rotation::AlreadyRotated(after.clone())),
         "{outcomes:?}"
+    );
+    // It names the one successor stored.
+    let successor = after.successor_hash.unwrap();
+    assert!(
+        env.store
+            .refresh_tokens()
+            .get(&successor)
+            .await
+            .unwrap()
+            .is_some()
     );
     let heads = env
         .store
@@ -353,4 +378,163 @@ async fn refresh_tokens_go_with_their_user_and_client(env: Env) {
     assert_eq!(refresh.get("rt-client").await.unwrap(), None);
     assert_eq!(refresh.get("rt-user").await.unwrap(), None);
     assert!(refresh.get("rt-kept").await.unwrap().is_some());
+}
+
+/// A retry within the grace window: rt1 was rotated to rt2; the retry retires rt2 (and its
+/// access token) and stores rt3 as rt1's successor, with its audit entry. A second retry
+/// naming rt2 finds it replaced; one naming a successor that was used finds it used.
+async fn a_retry_replaces_the_unused_successor_once(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    refresh
+        .insert(&refresh_token("rt1", "fam-1", NOW))
+        .await
+        .unwrap();
+    refresh
+        .rotate("rt1", at(1), &refresh_token("rt2", "fam-1", at(1)))
+        .await
+        .unwrap();
+    let rt3 = refresh_token("rt3", "fam-1", at(2));
+    let retried = audit("refresh_token.retried", "ts_app");
+    let retired = refresh
+        .replace_successor("rt1", "rt2", at(2), &rt3, &retried)
+        .await
+        .unwrap()
+        .expect("the first retry replaces rt2");
+    assert_eq!(
+        retired.access_token_jtis,
+        ["jti-rt2"],
+        "what caches holding rt2's access token must drop"
+    );
+    let rt1 = refresh.get("rt1").await.unwrap().unwrap();
+    assert_eq!(
+        (rt1.rotated_at, rt1.successor_hash.as_deref()),
+        (Some(at(1)), Some("rt3")),
+        "rotated when it was, now replaced by rt3"
+    );
+    assert_eq!(
+        refresh.get("rt2").await.unwrap().unwrap().revoked_at,
+        Some(at(2))
+    );
+    assert_eq!(refresh.get("rt3").await.unwrap(), Some(rt3.clone()));
+    let tokens = env.store.tokens();
+    assert!(tokens.is_access_token_revoked("jti-rt2").await.unwrap());
+    assert!(!tokens.is_access_token_revoked("jti-rt3").await.unwrap());
+    assert_eq!(
+        refresh.list_families_for_user("u-1", at(3)).await.unwrap(),
+        std::slice::from_ref(&rt3)
+    );
+    assert!(
+        audit_actions(&env.store)
+            .await
+            .contains(&"refresh_token.retried".to_owned())
+    );
+
+    // rt2 is no longer rt1's successor: a late retry naming it writes nothing.
+    let late = refresh_token("rt4", "fam-1", at(3));
+    assert_eq!(
+        refresh
+            .replace_successor("rt1", "rt2", at(3), &late, &retried)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(refresh.get("rt4").await.unwrap(), None);
+    // Once rt3 is used, it cannot be replaced either.
+    refresh
+        .rotate("rt3", at(4), &refresh_token("rt5", "fam-1", at(4)))
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh
+            .replace_successor("rt1", "rt3", at(5), &late, &retried)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(refresh.get("rt4").await.unwrap(), None);
+    assert_eq!(refresh.get("rt5").await.unwrap().unwrap().revoked_at, None);
+    // Nor after the family is revoked.
+    refresh.revoke_family("fam-1", at(6), None).await.unwrap();
+    assert_eq!(
+        refresh
+            .replace_successor("rt3", "rt5", at(6), &late, &retried)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(refresh.get("rt4").await.unwrap(), None);
+}
+
+/// Ten retries of one rotated token at once, over two connections (two instances):
+/// exactly one replaces the successor, so one token of the family lives.
+async fn concurrent_retries_leave_one_live_pair(env: Env) {
+    create_user_and_client(&env.store).await;
+    let stores = [env.store.clone(), env.second_store().await];
+    let refresh = env.store.refresh_tokens();
+    refresh
+        .insert(&refresh_token("rt0", "fam", NOW))
+        .await
+        .unwrap();
+    refresh
+        .rotate("rt0", at(1), &refresh_token("rt1", "fam", at(1)))
+        .await
+        .unwrap();
+    let racers = (2..12).map(|n| {
+        let store = stores[n % 2].clone();
+        tokio::spawn(async move {
+            let next = refresh_token(&format!("rt{n}"), "fam", at(2));
+            store
+                .refresh_tokens()
+                .replace_successor(
+                    "rt0",
+                    "rt1",
+                    at(2),
+                    &next,
+                    &audit("refresh_token.retried", "ts_app"),
+                )
+                .await
+        })
+    });
+    let won: Vec<bool> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap().is_some())
+        .collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let live = refresh.list_families_for_user("u-1", at(3)).await.unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    let rt0 = refresh.get("rt0").await.unwrap().unwrap();
+    assert_eq!(
+        rt0.successor_hash.as_deref(),
+        Some(live[0].token_hash.as_str())
+    );
+    stores[1].close().await;
+}
+
+async fn a_first_token_is_stored_with_its_audit_entry(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    let rt1 = refresh_token("rt1", "fam-1", NOW);
+    refresh
+        .insert_audited(&rt1, &audit("password_grant.issued", "ts_app"))
+        .await
+        .unwrap();
+    assert_eq!(refresh.get("rt1").await.unwrap(), Some(rt1.clone()));
+    assert!(
+        audit_actions(&env.store)
+            .await
+            .contains(&"password_grant.issued".to_owned())
+    );
+    // A conflict writes neither.
+    let again = refresh
+        .insert_audited(&rt1, &audit("password_grant.again", "ts_app"))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+    assert!(
+        !audit_actions(&env.store)
+            .await
+            .contains(&"password_grant.again".to_owned())
+    );
 }

@@ -279,6 +279,7 @@ pub fn refresh_token(hash: &str, family: &str, created_at: Timestamp) -> Refresh
         revoked_at: None,
         access_token_jti: Some(format!("jti-{hash}")),
         access_token_expires_at: Some(created_at.plus_seconds(3600)),
+        successor_hash: None,
     }
 }
 

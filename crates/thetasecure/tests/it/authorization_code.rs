@@ -168,7 +168,7 @@ pub(crate) fn callback_query(location: &str) -> BTreeMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
-async fn token(server: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn token(server: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let response = server
         .http
         .post(server.url("/oauth2/token"))
@@ -194,7 +194,7 @@ pub(crate) async fn redeem(server: &TestApp, code: &str) -> (StatusCode, Value) 
     .await
 }
 
-async fn active(server: &TestApp, token: &str) -> Value {
+pub(crate) async fn active(server: &TestApp, token: &str) -> Value {
     server
         .introspect(("ts_admin_client", ADMIN_SECRET), token)
         .await
@@ -202,7 +202,7 @@ async fn active(server: &TestApp, token: &str) -> Value {
 
 /// A code for the desktop agent: through the sign-in page, or straight back when the
 /// browser is signed in already.
-async fn code_for_admin(server: &TestApp, browser: &mut Browser) -> String {
+pub(crate) async fn code_for_admin(server: &TestApp, browser: &mut Browser) -> String {
     let start = browser.get(&authorize_path(DESKTOP, &[])).await;
     assert_eq!(start.status, StatusCode::FOUND);
     let mut back = start.location();

@@ -18,6 +18,8 @@ mod lifecycle;
 mod openapi;
 mod operations;
 mod outage;
+mod password_grant;
+mod refresh_token;
 mod secrets;
 mod snapshots;
 mod stored_text;

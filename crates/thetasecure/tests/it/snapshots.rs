@@ -58,6 +58,38 @@ both_engines! {
         });
     }
 
+    /// Where the server enables the password grant, both documents list it (only the
+    /// grant types are kept: the rest is the snapshot above), and its error bodies.
+    async fn the_password_grant_where_enabled(server: TestApp with |app| app.allow_password_grant()) {
+        let mut listed = serde_json::Map::new();
+        for (name, path) in [
+            ("openid_configuration", "/.well-known/openid-configuration"),
+            ("oauth_authorization_server", "/.well-known/oauth-authorization-server"),
+        ] {
+            listed.insert(name.to_owned(), server.get_json(path).await["grant_types_supported"].clone());
+        }
+        assert_json_snapshot!("password_grant_discovery", Value::Object(listed));
+
+        let (_, user) = server.admin(Method::POST, "/api/v1/users", Some(json!({"username": "alice", "password": "alice's long password"}))).await;
+        assert!(user["id"].is_string(), "{user}");
+        let created = server.create_client(json!({"client_name": "Legacy", "grant_types": ["password"], "scope": "profile"})).await;
+        let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+        let (machine, machine_secret) = server.machine_client("Snapshots", "directory.read").await;
+        let token = server.url("/oauth2/token");
+        let http = &server.http;
+        let password = |password: &'static str| http.post(&token).basic_auth(id, Some(secret)).form(&[("grant_type", "password"), ("username", "alice"), ("password", password)]);
+        let mut cases = vec![
+            ("not_registered_for_it", http.post(&token).basic_auth(&machine, Some(&machine_secret)).form(&[("grant_type", "password"), ("username", "alice"), ("password", "p")])),
+            ("without_password", http.post(&token).basic_auth(id, Some(secret)).form(&[("grant_type", "password"), ("username", "alice")])),
+            ("public_client", http.post(&token).form(&[("grant_type", "password"), ("username", "alice"), ("password", "p"), ("client_id", "thetasecure-desktop-agent")])),
+        ];
+        for _ in 0..5 {
+            cases.push(("wrong_password", password("a wrong password")));
+        }
+        cases.push(("locked_out", password("alice's long password")));
+        assert_json_snapshot!("password_grant_errors", answers(cases).await);
+    }
+
     async fn oauth_error_bodies(server: TestApp) {
         let (id, secret) = server.machine_client("Snapshots", "directory.read").await;
         let token = server.url("/oauth2/token");

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use std::net::IpAddr;
 use thetasecure_app::token::TokenRequest;
-use thetasecure_app::{App, ClientCredentials, token};
+use thetasecure_app::{App, ClientCredentials};
 use thetasecure_core::OAuthError;
 
 use super::{bodies, no_store};
@@ -18,7 +18,8 @@ pub async fn token(
     ClientAddress(source): ClientAddress,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
-    let grant = token::requested_grant(form.get("grant_type"))
+    let grant = app
+        .requested_grant(form.get("grant_type"))
         .map_err(|e| ApiError::from_token_error(e, false))?;
     let (client, basic) = form.client_authentication(source)?;
     let request = TokenRequest {
@@ -27,6 +28,8 @@ pub async fn token(
         redirect_uri: form.get("redirect_uri"),
         code_verifier: form.get("code_verifier"),
         refresh_token: form.get("refresh_token"),
+        username: form.get("username"),
+        password: form.get("password"),
     };
     let issued = app
         .grant(grant, &client, &request)

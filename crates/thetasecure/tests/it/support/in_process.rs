@@ -9,6 +9,7 @@ use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::client_address::TrustedProxies;
 use thetasecure_app::{App, ServerKey, Settings, SigningAlg, passwords};
 use thetasecure_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
+use thetasecure_core::refresh_token::RefreshTokenPolicy;
 use thetasecure_store::testing::TestDatabase;
 use thetasecure_web::Metrics;
 use tokio::task::JoinHandle;
@@ -65,6 +66,8 @@ impl TestApp {
                 signing_alg: SigningAlg::Es256,
                 trusted_proxies: Default::default(),
                 cache_freshness: thetasecure_app::cache::DEFAULT_FRESHNESS,
+                refresh_tokens: Default::default(),
+                allow_password_grant: false,
             },
         }
     }
@@ -110,6 +113,29 @@ impl TestAppBuilder {
     /// long to show that a change reached an instance by notification, not by age.
     pub fn cache_freshness(mut self, freshness: std::time::Duration) -> Self {
         self.settings.cache_freshness = freshness;
+        self
+    }
+
+    /// Refresh-token idle and absolute lifetimes and reuse grace window, in seconds.
+    pub fn refresh_tokens(mut self, idle: i64, absolute: i64, reuse_grace: u32) -> Self {
+        self.settings.refresh_tokens =
+            RefreshTokenPolicy::new(idle, absolute, reuse_grace).expect("refresh token policy");
+        self
+    }
+
+    /// The reuse grace window (`--refresh-reuse-grace-seconds`), default lifetimes.
+    pub fn refresh_reuse_grace_seconds(self, seconds: u32) -> Self {
+        let defaults = RefreshTokenPolicy::default();
+        self.refresh_tokens(
+            defaults.idle_seconds(),
+            defaults.absolute_seconds(),
+            seconds,
+        )
+    }
+
+    /// Serve the password grant (`--allow-password-grant`).
+    pub fn allow_password_grant(mut self) -> Self {
+        self.settings.allow_password_grant = true;
         self
     }
 
