@@ -71,6 +71,8 @@ impl App {
                 user: &user,
                 scope: &scope,
                 auth_time: current.auth_time,
+                // OIDC Core §12.2: a refreshed ID token carries no nonce.
+                nonce: None,
                 session_id_hash: current.session_id_hash.clone(),
                 family: Some((current.family_id.clone(), current.expires_at)),
             },
