@@ -334,3 +334,38 @@ both_engines! {
         assert!(stdout.contains(&kid(new)));
     }
 }
+
+both_engines! {
+    /// What a relying party does, from the discovery document alone: the issuer is the
+    /// address it was fetched from, and every endpoint it names serves the flow.
+    async fn a_relying_party_needs_only_the_discovery_document(server: TestApp with |app| app.issuer_is_own_address()) {
+        let user_id = create_user(&server).await;
+        let metadata = server.get_json("/.well-known/openid-configuration").await;
+        let issuer = metadata["issuer"].as_str().unwrap().to_owned();
+        assert_eq!(issuer, server.base);
+        let endpoint = |name: &str| metadata[name].as_str().unwrap().to_owned();
+        assert_eq!(endpoint("jwks_uri"), server.url("/oauth2/jwks"));
+
+        let mut browser = Browser::new(&server);
+        let path = authorize_path(DESKTOP, &[("scope", "openid email"), ("nonce", "rp-nonce")]);
+        let authorize = format!("{}{}", endpoint("authorization_endpoint"), &path["/oauth2/authorize".len()..]);
+        let start = browser.get(&authorize).await;
+        let signed_in = browser.sign_in(&start.location(), USER, USER_PASSWORD).await;
+        let back = browser.get(&signed_in.location()).await.location();
+        let query = callback_query(&back);
+        assert_eq!(query["iss"], issuer);
+
+        let response = server.http.post(endpoint("token_endpoint")).form(&[
+            ("grant_type", "authorization_code"), ("code", query["code"].as_str()), ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER), ("client_id", DESKTOP),
+        ]).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let tokens: Value = response.json().await.unwrap();
+        let claims = verify_id_token(&server, &issuer, tokens["id_token"].as_str().unwrap(), Algorithm::RS256).await;
+        assert_eq!((claims["sub"].as_str(), claims["nonce"].as_str()), (Some(user_id.as_str()), Some("rp-nonce")));
+
+        let info: Value = server.http.get(endpoint("userinfo_endpoint")).bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send().await.unwrap().json().await.unwrap();
+        assert_eq!(info, json!({"sub": user_id, "email": "ada@example.com", "email_verified": false}));
+    }
+}
