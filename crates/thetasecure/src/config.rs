@@ -629,7 +629,10 @@ mod tests {
         assert_eq!(from_flag.settings.id_token_signing_alg, SigningAlg::Rs256);
         let bad = Setup::new(&[("THETASECURE_ID_TOKEN_SIGNING_ALG", "HS256")]);
         let message = error_of(bad.resolve(None, Layer::default()));
-        assert!(message.contains("id_token_signing_alg"), "{message}");
+        assert!(
+            message.contains("THETASECURE_ID_TOKEN_SIGNING_ALG"),
+            "{message}"
+        );
     }
 
     #[test]
