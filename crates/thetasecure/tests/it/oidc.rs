@@ -369,3 +369,98 @@ both_engines! {
         assert_eq!(info, json!({"sub": user_id, "email": "ada@example.com", "email_verified": false}));
     }
 }
+
+/// HTTP for the relying-party library, through the tests' own reqwest.
+async fn rp_http(
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = http.execute(reqwest::Request::try_from(request)?).await?;
+    let mut answer = openidconnect::http::Response::builder().status(response.status().as_u16());
+    for (name, value) in response.headers() {
+        answer = answer.header(name.as_str(), value.as_bytes());
+    }
+    let body = response.bytes().await?.to_vec();
+    Ok(answer.body(body).expect("a response"))
+}
+
+both_engines! {
+    /// The `openidconnect` crate, an independent relying party: discovery, the code flow
+    /// with PKCE and a nonce, ID token validation with `at_hash`, UserInfo, refresh.
+    async fn an_independent_relying_party_completes_the_flow(server: TestApp with |app| app.issuer_is_own_address()) {
+        use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+        use openidconnect::{
+            AccessTokenHash, AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+            PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+        };
+
+        let user_id = create_user(&server).await;
+        let http = rp_http;
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
+        let client = CoreClient::from_provider_metadata(metadata, ClientId::new(DESKTOP.into()), None)
+            .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (authorize, state, nonce) = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .add_scope(Scope::new("profile".into()))
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("offline_access".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+
+        let mut browser = Browser::new(&server);
+        let start = browser.get(authorize.as_str()).await;
+        let signed_in = browser.sign_in(&start.location(), USER, USER_PASSWORD).await;
+        let query = callback_query(&browser.get(&signed_in.location()).await.location());
+        assert_eq!(&query["state"], state.secret());
+
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .expect("code exchange");
+        let id_token = tokens.id_token().expect("an ID token");
+        let id_verifier = client.id_token_verifier();
+        let claims = id_token.claims(&id_verifier, &nonce).expect("a valid ID token");
+        assert_eq!(claims.subject().as_str(), user_id);
+        let expected_hash = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&id_verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&expected_hash));
+        assert_eq!(claims.preferred_username().map(|name| name.as_str()), Some(USER));
+        let auth_time = claims.auth_time();
+        assert!(auth_time.is_some());
+
+        let info: CoreUserInfoClaims = client
+            .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+            .unwrap()
+            .request_async(&http)
+            .await
+            .expect("userinfo");
+        assert_eq!(info.email().map(|email| email.as_str()), Some("ada@example.com"));
+
+        let refreshed = client
+            .exchange_refresh_token(tokens.refresh_token().expect("offline_access gives one"))
+            .unwrap()
+            .request_async(&http)
+            .await
+            .expect("refresh");
+        // A refreshed ID token has no nonce to check; it names the same sign-in.
+        let renewed = refreshed
+            .id_token()
+            .expect("a new ID token")
+            .claims(&id_verifier, |nonce: Option<&Nonce>| if nonce.is_none() { Ok(()) } else { Err("a nonce on refresh".to_owned()) })
+            .expect("a valid refreshed ID token");
+        assert_eq!(renewed.auth_time(), auth_time);
+        assert_eq!(renewed.subject().as_str(), user_id);
+    }
+}
