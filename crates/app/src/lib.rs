@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
 pub mod token;
+pub mod userinfo;
 pub mod users;
 
 use std::sync::Arc;
@@ -55,12 +56,18 @@ use throttle::AuthThrottle;
 pub const MAX_ACCESS_TOKEN_TTL_SECONDS: i64 =
     *thetasecure_core::client::TTL_RANGE_SECONDS.end() as i64;
 
+// ID tokens are signed by keys of the same ring, published as long: they must not outlive it.
+const _: () = assert!(thetasecure_core::oidc::ID_TOKEN_TTL_SECONDS <= MAX_ACCESS_TOKEN_TTL_SECONDS);
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Base of every advertised URL and the `iss` of every token.
     pub issuer: String,
     pub access_token_ttl_seconds: u32,
+    /// The algorithm of access tokens (ES256 by default).
     pub signing_alg: SigningAlg,
+    /// The algorithm of ID tokens (RS256 by default: OIDC Core §15.1 requires it).
+    pub id_token_signing_alg: SigningAlg,
     /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub trusted_proxies: client_address::TrustedProxies,
     /// How long cached clients, tokens and scope names are trusted without asking the
@@ -71,6 +78,17 @@ pub struct Settings {
     pub refresh_tokens: thetasecure_core::refresh_token::RefreshTokenPolicy,
     /// The resource owner password grant (SPEC 9): off unless the operator enables it.
     pub allow_password_grant: bool,
+}
+
+impl Settings {
+    /// The algorithms a key must be active for: access tokens' and ID tokens'.
+    pub fn signing_algs(&self) -> Vec<SigningAlg> {
+        let mut algs = vec![self.signing_alg];
+        if self.id_token_signing_alg != self.signing_alg {
+            algs.push(self.id_token_signing_alg);
+        }
+        algs
+    }
 }
 
 #[derive(Clone)]
@@ -137,7 +155,7 @@ impl App {
         let keys = Keys::load(
             &store,
             &server_key,
-            settings.signing_alg,
+            &settings.signing_algs(),
             clock.now(),
             MAX_ACCESS_TOKEN_TTL_SECONDS,
         )
@@ -279,19 +297,20 @@ impl App {
         self.0.keys.current().jwks()
     }
 
-    /// Generates a new signing key, retires the active one (it stays published) and
-    /// reloads. Returns the new key id.
-    pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
+    /// Generates a new signing key for every algorithm in use (here or, by an active
+    /// key in the store, elsewhere), retires the active ones (they stay published) and
+    /// reloads. Returns the new keys' algorithms and ids.
+    pub async fn rotate_signing_keys(&self) -> Result<Vec<(SigningAlg, String)>, KeyError> {
         let inner = &self.0;
-        let kid = Keys::rotate(
+        let rotated = Keys::rotate(
             &inner.store,
             &inner.server_key,
-            inner.settings.signing_alg,
+            &inner.settings.signing_algs(),
             inner.clock.now(),
         )
         .await?;
         self.reload_signing_keys().await?;
-        Ok(kid)
+        Ok(rotated)
     }
 
     /// Re-reads the signing keys, so a rotation made through another instance or the CLI
@@ -303,7 +322,7 @@ impl App {
             .reload(
                 &inner.store,
                 &inner.server_key,
-                inner.settings.signing_alg,
+                &inner.settings.signing_algs(),
                 inner.clock.now(),
                 MAX_ACCESS_TOKEN_TTL_SECONDS,
             )
@@ -341,6 +360,7 @@ impl App {
                 pkce_methods: &[thetasecure_core::pkce::S256],
                 authorization_endpoint: true,
                 scopes: scopes.to_vec(),
+                id_token_signing_alg: Some(self.settings().id_token_signing_alg.as_str()),
             },
         ))
     }
@@ -413,6 +433,7 @@ pub(crate) mod test_support {
             issuer: "https://id.example".into(),
             access_token_ttl_seconds: 3600,
             signing_alg: SigningAlg::EdDsa,
+            id_token_signing_alg: SigningAlg::Rs256,
             trusted_proxies: Default::default(),
             cache_freshness: crate::cache::DEFAULT_FRESHNESS,
             refresh_tokens: Default::default(),

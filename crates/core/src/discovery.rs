@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::grant::{AuthMethod, GrantType, ResponseType};
+use crate::oidc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerMetadata {
@@ -24,6 +25,15 @@ pub struct ServerMetadata {
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect Discovery 1.0 §3, present when ID tokens are issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_types_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claims_supported: Vec<&'static str>,
 }
 
 /// What the server implements, as the metadata builder needs to know it.
@@ -34,11 +44,15 @@ pub struct Capabilities<'a> {
     /// Whether `/oauth2/authorize` is served; it is not until the authorization-code flow lands.
     pub authorization_endpoint: bool,
     pub scopes: Vec<String>,
+    /// The JWS `alg` of ID tokens, when OpenID Connect is served (it needs the code flow).
+    pub id_token_signing_alg: Option<&'static str>,
 }
 
 impl ServerMetadata {
     pub fn build(issuer: &str, capabilities: Capabilities<'_>) -> Self {
         let issuer = issuer.trim_end_matches('/').to_owned();
+        let openid =
+            capabilities.authorization_endpoint && capabilities.id_token_signing_alg.is_some();
         let secret_methods = vec![
             AuthMethod::ClientSecretBasic.as_str(),
             AuthMethod::ClientSecretPost.as_str(),
@@ -72,6 +86,22 @@ impl ServerMetadata {
             revocation_endpoint_auth_methods_supported: secret_methods,
             code_challenge_methods_supported: capabilities.pkce_methods.to_vec(),
             authorization_response_iss_parameter_supported: capabilities.authorization_endpoint,
+            userinfo_endpoint: openid.then(|| format!("{issuer}/oauth2/userinfo")),
+            id_token_signing_alg_values_supported: capabilities
+                .id_token_signing_alg
+                .filter(|_| openid)
+                .into_iter()
+                .collect(),
+            subject_types_supported: if openid {
+                oidc::SUBJECT_TYPES_SUPPORTED.to_vec()
+            } else {
+                Vec::new()
+            },
+            claims_supported: if openid {
+                oidc::CLAIMS_SUPPORTED.to_vec()
+            } else {
+                Vec::new()
+            },
             issuer,
         }
     }
@@ -91,6 +121,7 @@ mod tests {
                 pkce_methods: &[],
                 authorization_endpoint: false,
                 scopes: vec!["admin".into()],
+                id_token_signing_alg: Some("RS256"),
             },
         );
         assert_eq!(metadata.issuer, "https://id.example.com");
@@ -102,6 +133,15 @@ mod tests {
         let json = serde_json::to_value(&metadata).unwrap();
         assert!(json.get("authorization_endpoint").is_none());
         assert!(!json.to_string().contains("implicit"));
+        // No code flow, no ID tokens: nothing of OpenID Connect is claimed.
+        for member in [
+            "userinfo_endpoint",
+            "id_token_signing_alg_values_supported",
+            "subject_types_supported",
+            "claims_supported",
+        ] {
+            assert!(json.get(member).is_none(), "{member}");
+        }
         assert_eq!(
             metadata.token_endpoint_auth_methods_supported,
             ["client_secret_basic", "client_secret_post"]
@@ -118,6 +158,7 @@ mod tests {
                 pkce_methods: &["S256"],
                 authorization_endpoint: true,
                 scopes: vec!["openid".into()],
+                id_token_signing_alg: Some("RS256"),
             },
         );
         assert_eq!(
@@ -135,5 +176,12 @@ mod tests {
             metadata.introspection_endpoint_auth_methods_supported,
             ["client_secret_basic", "client_secret_post"]
         );
+        assert_eq!(
+            metadata.userinfo_endpoint.as_deref(),
+            Some("https://id.example.com/oauth2/userinfo")
+        );
+        assert_eq!(metadata.id_token_signing_alg_values_supported, ["RS256"]);
+        assert_eq!(metadata.subject_types_supported, ["public"]);
+        assert!(metadata.claims_supported.contains(&"nonce"));
     }
 }

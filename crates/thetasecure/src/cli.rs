@@ -82,6 +82,9 @@ pub struct StoreArgs {
     /// Algorithm that signs access tokens [default: ES256]. [env: THETASECURE_SIGNING_ALG]
     #[arg(long, global = true)]
     pub signing_alg: Option<SigningAlgArg>,
+    /// Algorithm that signs ID tokens [default: RS256]. [env: THETASECURE_ID_TOKEN_SIGNING_ALG]
+    #[arg(long, global = true)]
+    pub id_token_signing_alg: Option<SigningAlgArg>,
     /// Default access-token lifetime in seconds, 60–86400 [default: 3600]. [env: THETASECURE_ACCESS_TOKEN_TTL_SECONDS]
     // Not global: `clients create|update` have a client's own --access-token-ttl-seconds,
     // and clap copies a global option's value (this variable too) into it.
@@ -144,6 +147,16 @@ pub enum SigningAlgArg {
     #[value(name = "EdDSA")]
     #[serde(rename = "EdDSA")]
     EdDsa,
+}
+
+impl SigningAlgArg {
+    pub fn alg(self) -> thetasecure_app::SigningAlg {
+        match self {
+            Self::Es256 => thetasecure_app::SigningAlg::Es256,
+            Self::Rs256 => thetasecure_app::SigningAlg::Rs256,
+            Self::EdDsa => thetasecure_app::SigningAlg::EdDsa,
+        }
+    }
 }
 
 #[derive(Subcommand)]

@@ -58,10 +58,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let mut config = config::load(store)?;
             telemetry::init(config.log_format, "warn");
             let app = open_app(&mut config).await?;
-            let kid = app.rotate_signing_key().await?;
-            println!(
-                "new signing key {kid} is active; running servers sign with it within a minute"
-            );
+            for (alg, kid) in app.rotate_signing_keys().await? {
+                println!(
+                    "new {alg} signing key {kid} is active; running servers sign with it within a minute"
+                );
+            }
             Ok(())
         }
         Command::Healthcheck { listen } => healthcheck(&listen).await,

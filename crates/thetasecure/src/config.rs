@@ -15,7 +15,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::client_address::TrustedProxies;
-use thetasecure_app::{ServerKey, Settings, SigningAlg};
+use thetasecure_app::{ServerKey, Settings};
 use thetasecure_core::client::TTL_RANGE_SECONDS;
 use thetasecure_core::refresh_token::{PolicyError, RefreshTokenPolicy};
 
@@ -47,6 +47,8 @@ struct Layer {
     issuer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signing_alg: Option<SigningAlgArg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token_signing_alg: Option<SigningAlgArg>,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token_ttl_seconds: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -226,6 +228,7 @@ fn store_flags(args: &StoreArgs) -> Layer {
         secret_key_file: args.secret_key_file.clone(),
         issuer: args.issuer.clone(),
         signing_alg: args.signing_alg,
+        id_token_signing_alg: args.id_token_signing_alg,
         access_token_ttl_seconds: args.access_token_ttl_seconds,
         log_format: args.log_format,
         log_level: args.log_level.clone(),
@@ -286,11 +289,11 @@ fn resolve(
             TTL_RANGE_SECONDS.end()
         );
     }
-    let signing_alg = match layer.signing_alg.unwrap_or(SigningAlgArg::Es256) {
-        SigningAlgArg::Es256 => SigningAlg::Es256,
-        SigningAlgArg::Rs256 => SigningAlg::Rs256,
-        SigningAlgArg::EdDsa => SigningAlg::EdDsa,
-    };
+    let signing_alg = layer.signing_alg.unwrap_or(SigningAlgArg::Es256).alg();
+    let id_token_signing_alg = layer
+        .id_token_signing_alg
+        .unwrap_or(SigningAlgArg::Rs256)
+        .alg();
     let trusted_proxies = match &layer.trusted_proxies {
         Some(list) => TrustedProxies::parse(list.entries())
             .map_err(|error| anyhow::anyhow!("{}: {error}", variable("trusted_proxies")))?,
@@ -333,6 +336,7 @@ fn resolve(
             issuer,
             access_token_ttl_seconds,
             signing_alg,
+            id_token_signing_alg,
             trusted_proxies,
             cache_freshness: Duration::from_millis(cache_freshness_ms),
             refresh_tokens,
@@ -472,6 +476,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::collections::HashMap;
+
+    use thetasecure_app::SigningAlg;
 
     use super::*;
 
@@ -663,6 +669,34 @@ mod tests {
         let toml = setup.file("config.toml", "colour = \"blue\"\n");
         let message = error_of(setup.resolve(Some(&toml), Layer::default()));
         assert!(message.contains("colour"), "{message}");
+    }
+
+    #[test]
+    fn signing_algs_default_to_es256_and_rs256_and_follow_the_layers() {
+        let setup = Setup::new(&[]);
+        let defaults = setup.resolve(None, Layer::default()).unwrap().settings;
+        assert_eq!(
+            (defaults.signing_alg, defaults.id_token_signing_alg),
+            (SigningAlg::Es256, SigningAlg::Rs256)
+        );
+        let toml = setup.file("config.toml", "id_token_signing_alg = \"ES256\"\n");
+        let from_file = setup.resolve(Some(&toml), Layer::default()).unwrap();
+        assert_eq!(from_file.settings.id_token_signing_alg, SigningAlg::Es256);
+        let env = Setup::new(&[("THETASECURE_ID_TOKEN_SIGNING_ALG", "EdDSA")]);
+        let from_env = env.resolve(Some(&toml), Layer::default()).unwrap();
+        assert_eq!(from_env.settings.id_token_signing_alg, SigningAlg::EdDsa);
+        let flags = Layer {
+            id_token_signing_alg: Some(SigningAlgArg::Rs256),
+            ..Layer::default()
+        };
+        let from_flag = env.resolve(Some(&toml), flags).unwrap();
+        assert_eq!(from_flag.settings.id_token_signing_alg, SigningAlg::Rs256);
+        let bad = Setup::new(&[("THETASECURE_ID_TOKEN_SIGNING_ALG", "HS256")]);
+        let message = error_of(bad.resolve(None, Layer::default()));
+        assert!(
+            message.contains("THETASECURE_ID_TOKEN_SIGNING_ALG"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -212,6 +212,11 @@ impl OAuthForm {
         self.params.get(name)
     }
 
+    /// The request's `Authorization` header, for a bearer token sent beside a form.
+    pub fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
+    }
+
     /// How the client identifies itself: a secret (as [`Self::client_credentials`]), or,
     /// with neither `Authorization` nor `client_secret`, its `client_id` alone (`none`,
     /// for public clients, RFC 6749 §2.3 and §3.2.1).

@@ -36,8 +36,17 @@ pub struct VerifiedJws<T> {
 impl SigningKey {
     /// Signs `claims` as an RFC 9068 access token (`typ: at+jwt`).
     pub fn sign_access_token<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.sign_compact(self.access_token_header(), claims)
+    }
+
+    /// Signs `claims` as an OpenID Connect ID token (`typ: JWT`).
+    pub fn sign_id_token<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.sign_compact(self.id_token_header(), claims)
+    }
+
+    /// `header` is the base64url of the JOSE header, made once per key.
+    fn sign_compact<T: Serialize>(&self, header: &str, claims: &T) -> Result<String, KeyError> {
         let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Material(e.to_string()))?;
-        let header = self.access_token_header();
         let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 100);
         token.push_str(header);
         token.push('.');
@@ -101,7 +110,7 @@ mod tests {
     fn ring(alg: SigningAlg) -> KeyRing {
         let key = Arc::new(SigningKey::generate(format!("kid-{alg}"), alg).unwrap());
         KeyRing {
-            active: key.clone(),
+            active: vec![key.clone()],
             published: vec![key],
         }
     }
@@ -110,14 +119,22 @@ mod tests {
     fn sign_then_verify_every_alg() {
         for alg in SigningAlg::ALL {
             let ring = ring(*alg);
-            let token = ring
-                .active()
+            let key = ring.active(*alg).unwrap();
+            let token = key
                 .sign_access_token(&serde_json::json!({"sub": "x"}))
                 .unwrap();
             let verified: VerifiedJws<serde_json::Value> = ring.verify(&token, "at+jwt").unwrap();
             assert_eq!(verified.claims["sub"], "x");
             assert_eq!(
                 ring.verify::<serde_json::Value>(&token, "JWT").err(),
+                Some(JwsError::WrongType)
+            );
+            // An ID token is not an access token, and the other way round.
+            let id_token = key.sign_id_token(&serde_json::json!({"sub": "y"})).unwrap();
+            let verified: VerifiedJws<serde_json::Value> = ring.verify(&id_token, "JWT").unwrap();
+            assert_eq!(verified.claims["sub"], "y");
+            assert_eq!(
+                ring.verify::<serde_json::Value>(&id_token, "at+jwt").err(),
                 Some(JwsError::WrongType)
             );
         }
@@ -127,7 +144,8 @@ mod tests {
     fn tampering_and_foreign_keys_fail() {
         let ring = ring(SigningAlg::Es256);
         let token = ring
-            .active()
+            .active(SigningAlg::Es256)
+            .unwrap()
             .sign_access_token(&serde_json::json!({"scope": "a"}))
             .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
@@ -157,7 +175,7 @@ mod tests {
     #[test]
     fn alg_none_is_refused() {
         let ring = ring(SigningAlg::Es256);
-        let kid = ring.active().kid().to_owned();
+        let kid = ring.active(SigningAlg::Es256).unwrap().kid().to_owned();
         let header = BASE64URL_NOPAD
             .encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}"}}"#).as_bytes());
         let payload = BASE64URL_NOPAD.encode(br#"{"sub":"x"}"#);

@@ -25,16 +25,18 @@ pub enum KeyError {
     Material(String),
 }
 
-/// The loaded keys. The active key of the configured algorithm signs; every key not
-/// retired longer than the longest token lifetime verifies and is published.
+/// The loaded keys. One active key per algorithm in use (access tokens and ID tokens
+/// may use different ones) signs; every key not retired longer than the longest token
+/// lifetime verifies and is published.
 pub struct KeyRing {
-    active: Arc<SigningKey>,
+    active: Vec<Arc<SigningKey>>,
     published: Vec<Arc<SigningKey>>,
 }
 
 impl KeyRing {
-    pub fn active(&self) -> &Arc<SigningKey> {
-        &self.active
+    /// The key that signs with `alg`; `None` only for an algorithm not loaded as in use.
+    pub fn active(&self, alg: SigningAlg) -> Option<&Arc<SigningKey>> {
+        self.active.iter().find(|key| key.alg() == alg)
     }
 
     pub fn find(&self, kid: &str) -> Option<&Arc<SigningKey>> {
@@ -76,17 +78,17 @@ impl Keys {
         }
     }
 
-    /// Ensures an active key of `alg` exists (creating one if needed, racing instances
-    /// agree through the store), then loads every key still worth publishing.
+    /// Ensures an active key of each of `algs` exists (creating one if needed, racing
+    /// instances agree through the store), then loads every key still worth publishing.
     pub async fn load(
         store: &Store,
         server_key: &ServerKey,
-        alg: SigningAlg,
+        algs: &[SigningAlg],
         now: Timestamp,
         publish_retired_for_seconds: i64,
     ) -> Result<Self, KeyError> {
         let ring =
-            Self::build_ring(store, server_key, alg, now, publish_retired_for_seconds).await?;
+            Self::build_ring(store, server_key, algs, now, publish_retired_for_seconds).await?;
         Ok(Self {
             ring: RwLock::new(Arc::new(ring)),
         })
@@ -97,12 +99,12 @@ impl Keys {
         &self,
         store: &Store,
         server_key: &ServerKey,
-        alg: SigningAlg,
+        algs: &[SigningAlg],
         now: Timestamp,
         publish_retired_for_seconds: i64,
     ) -> Result<(), KeyError> {
         let ring =
-            Self::build_ring(store, server_key, alg, now, publish_retired_for_seconds).await?;
+            Self::build_ring(store, server_key, algs, now, publish_retired_for_seconds).await?;
         match self.ring.write() {
             Ok(mut guard) => *guard = Arc::new(ring),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
@@ -110,39 +112,60 @@ impl Keys {
         Ok(())
     }
 
-    /// Generates a new key of `alg` and retires the old one, which stays published.
+    /// For each of `algs` and each algorithm that has an active key in the store (one
+    /// an instance with other settings uses), generates a new key and retires the old
+    /// one, which stays published. Returns the new keys' algorithms and ids.
     pub async fn rotate(
         store: &Store,
         server_key: &ServerKey,
-        alg: SigningAlg,
+        algs: &[SigningAlg],
         now: Timestamp,
-    ) -> Result<String, KeyError> {
-        let record = new_record(server_key, alg, now)?;
-        store.signing_keys().rotate(&record, now).await?;
-        Ok(record.kid)
+    ) -> Result<Vec<(SigningAlg, String)>, KeyError> {
+        let mut rotate: Vec<SigningAlg> = algs.to_vec();
+        for record in store.signing_keys().list().await? {
+            if record.retired_at.is_none()
+                && let Some(alg) = SigningAlg::parse(&record.alg)
+                && !rotate.contains(&alg)
+            {
+                rotate.push(alg);
+            }
+        }
+        let mut rotated = Vec::new();
+        for alg in rotate {
+            let record = new_record(server_key, alg, now)?;
+            store.signing_keys().rotate(&record, now).await?;
+            rotated.push((alg, record.kid));
+        }
+        Ok(rotated)
     }
 
     async fn build_ring(
         store: &Store,
         server_key: &ServerKey,
-        alg: SigningAlg,
+        algs: &[SigningAlg],
         now: Timestamp,
         publish_retired_for_seconds: i64,
     ) -> Result<KeyRing, KeyError> {
         let mut records = store.signing_keys().list().await?;
-        if !records
-            .iter()
-            .any(|r| r.alg == alg.as_str() && r.retired_at.is_none())
-        {
-            store
-                .signing_keys()
-                .insert_if_none_active(&new_record(server_key, alg, now)?)
-                .await?;
+        let mut inserted = false;
+        for alg in algs {
+            if !records
+                .iter()
+                .any(|r| r.alg == alg.as_str() && r.retired_at.is_none())
+            {
+                store
+                    .signing_keys()
+                    .insert_if_none_active(&new_record(server_key, *alg, now)?)
+                    .await?;
+                inserted = true;
+            }
+        }
+        if inserted {
             records = store.signing_keys().list().await?;
         }
         let publish_after = now.plus_seconds(-publish_retired_for_seconds);
         let mut published = Vec::new();
-        let mut active = None;
+        let mut active: Vec<Arc<SigningKey>> = Vec::new();
         for record in records {
             if record.retired_at.is_some_and(|at| at < publish_after) {
                 continue;
@@ -156,13 +179,32 @@ impl Keys {
                 record_alg,
                 &pkcs8,
             )?);
-            if record_alg == alg && record.retired_at.is_none() && active.is_none() {
-                active = Some(key.clone());
+            // Newest first: the first unretired key of an algorithm in use signs.
+            if algs.contains(&record_alg)
+                && record.retired_at.is_none()
+                && !active.iter().any(|key| key.alg() == record_alg)
+            {
+                active.push(key.clone());
             }
             published.push(key);
         }
-        let active = active
-            .ok_or_else(|| KeyError::Material(format!("no active {alg} key after provisioning")))?;
+        if let Some(missing) = algs
+            .iter()
+            .find(|alg| !active.iter().any(|key| key.alg() == **alg))
+        {
+            return Err(KeyError::Material(format!(
+                "no active {missing} key after provisioning"
+            )));
+        }
+        // A stable order for the JWKS: the active keys in the order of `algs` (access
+        // tokens' first), then the others newest first.
+        active.sort_by_key(|key| algs.iter().position(|alg| *alg == key.alg()));
+        published.sort_by_key(|key| {
+            active
+                .iter()
+                .position(|signing| Arc::ptr_eq(signing, key))
+                .unwrap_or(usize::MAX)
+        });
         Ok(KeyRing { active, published })
     }
 }

@@ -76,8 +76,9 @@ pub struct SigningKey {
     alg: SigningAlg,
     pair: KeyPairKind,
     public_jwk: PublicJwk,
-    /// The precomputed JOSE header of access tokens, base64url-encoded.
+    /// The precomputed JOSE headers of access tokens and ID tokens, base64url-encoded.
     access_token_header: String,
+    id_token_header: String,
 }
 
 /// The PKCS#8 document of a fresh key pair of `alg`.
@@ -159,9 +160,16 @@ impl SigningKey {
                 (KeyPairKind::Ed(pair), jwk)
             }
         };
-        let header = serde_json::json!({"alg": alg.as_str(), "typ": thetasecure_core::token::ACCESS_TOKEN_TYP, "kid": kid});
+        let header = |typ| {
+            b64(
+                serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": kid})
+                    .to_string()
+                    .as_bytes(),
+            )
+        };
         Ok(Self {
-            access_token_header: b64(header.to_string().as_bytes()),
+            access_token_header: header(thetasecure_core::token::ACCESS_TOKEN_TYP),
+            id_token_header: header(thetasecure_core::oidc::ID_TOKEN_TYP),
             kid,
             alg,
             pair,
@@ -183,6 +191,10 @@ impl SigningKey {
 
     pub(super) fn access_token_header(&self) -> &str {
         &self.access_token_header
+    }
+
+    pub(super) fn id_token_header(&self) -> &str {
+        &self.id_token_header
     }
 
     pub(super) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {

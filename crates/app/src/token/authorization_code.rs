@@ -5,6 +5,7 @@
 
 use serde_json::json;
 use thetasecure_core::grant::GrantType;
+use thetasecure_core::oidc::{IdTokenInput, OPENID_SCOPE};
 use thetasecure_core::opaque::{OpaqueKind, OpaqueToken, hash_of};
 use thetasecure_core::pkce::CodeChallenge;
 use thetasecure_core::scope::ScopeSet;
@@ -27,11 +28,15 @@ pub(super) struct UserTokens {
     pub refresh: Option<RefreshTokenRecord>,
 }
 
-/// What a user's tokens are issued from: a code, or the refresh token before them.
+/// What a user's tokens are issued from: a code, or the refresh token before them (or,
+/// for the password grant, the sign-in it just checked).
 pub(super) struct Grant<'a> {
     pub user: &'a User,
     pub scope: &'a ScopeSet,
+    /// When the user signed in; an ID token names it, refreshed or not.
     pub auth_time: Timestamp,
+    /// The authorization request's `nonce`, for the ID token of the code's redemption.
+    pub nonce: Option<&'a str>,
     pub session_id_hash: Option<String>,
     /// The family to continue; a code or a password starts a new one, which ends the
     /// absolute lifetime after `auth_time` (`Settings::refresh_tokens`).
@@ -93,6 +98,7 @@ impl App {
                 user: &user,
                 scope: &scope,
                 auth_time: record.auth_time,
+                nonce: record.nonce.as_deref(),
                 session_id_hash: record.session_id_hash.clone(),
                 family: None,
             },
@@ -140,8 +146,10 @@ impl App {
         Ok(())
     }
 
-    /// Signs an access token for the user and, where the client has the refresh grant
-    /// and (for OpenID requests) `offline_access` was granted, makes a refresh token.
+    /// Signs an access token for the user; where the scope holds `openid`, an ID token
+    /// with it; and where the client has the refresh grant and (for OpenID requests)
+    /// `offline_access` was granted, makes a refresh token. Every grant that issues
+    /// tokens to a user goes through here.
     pub(super) fn user_tokens(
         &self,
         entry: &ClientEntry,
@@ -155,8 +163,23 @@ impl App {
             ttl,
         } = self.sign_access_token(client, &grant.user.id, grant.scope.to_string(), now)?;
         let access_token_expires_at = Timestamp::from_unix_seconds(claims.exp);
+        let id_token = if grant.scope.contains(OPENID_SCOPE) {
+            Some(self.sign_id_token(|alg| IdTokenInput {
+                issuer: self.issuer(),
+                user: grant.user,
+                client_id: client.client_id.as_str(),
+                scope: grant.scope,
+                issued_at: now,
+                auth_time: grant.auth_time,
+                nonce: grant.nonce,
+                access_token: &access_token,
+                alg,
+            })?)
+        } else {
+            None
+        };
         let refreshable = client.metadata.allows_grant(GrantType::RefreshToken)
-            && (!grant.scope.contains("openid") || grant.scope.contains("offline_access"));
+            && (!grant.scope.contains(OPENID_SCOPE) || grant.scope.contains("offline_access"));
         // Dies unused after the idle lifetime, never past the family's absolute end.
         let expires_at = self
             .settings()
@@ -197,6 +220,7 @@ impl App {
                 expires_in: ttl,
                 scope: claims.scope,
                 refresh_token,
+                id_token,
             },
         })
     }

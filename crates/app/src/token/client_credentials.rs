@@ -46,6 +46,7 @@ impl App {
             expires_in: signed.ttl,
             scope: signed.claims.scope,
             refresh_token: None,
+            id_token: None,
         })
     }
 }

@@ -9,11 +9,14 @@ mod revocation_rechecks;
 
 pub(crate) use revocation_rechecks::RevocationRechecks;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use thetasecure_core::client::Client;
 use thetasecure_core::grant::GrantType;
+use thetasecure_core::oidc::{IdTokenClaims, IdTokenInput};
 use thetasecure_core::{ErrorCode, OAuthError};
+
+use crate::keys::{SigningAlg, SigningKey};
 
 use crate::client_auth::ClientAuthentication;
 use crate::{App, TokenError};
@@ -121,13 +124,36 @@ impl App {
             ttl,
         );
         let token = self
-            .0
-            .keys
-            .current()
-            .active()
+            .signing_key(self.settings().signing_alg)?
             .sign_access_token(&claims)
             .map_err(|e| TokenError::Internal(Box::new(e)))?;
         Ok(SignedAccessToken { token, claims, ttl })
+    }
+
+    /// An OpenID Connect ID token (OIDC Core §2) for the sign-in `input` describes, signed
+    /// with the active key of the ID-token algorithm.
+    pub(crate) fn sign_id_token<'a>(
+        &self,
+        input: impl FnOnce(&'static str) -> IdTokenInput<'a>,
+    ) -> Result<String, TokenError> {
+        let key = self.signing_key(self.settings().id_token_signing_alg)?;
+        let claims = IdTokenClaims::new(input(key.alg().as_str())).ok_or_else(|| {
+            TokenError::Internal(Box::new(crate::error::InternalFailure(format!(
+                "no at_hash for {}",
+                key.alg()
+            ))))
+        })?;
+        key.sign_id_token(&claims)
+            .map_err(|e| TokenError::Internal(Box::new(e)))
+    }
+
+    /// The active key of `alg`; every algorithm the settings use has one from the start.
+    fn signing_key(&self, alg: SigningAlg) -> Result<Arc<SigningKey>, TokenError> {
+        self.0.keys.current().active(alg).cloned().ok_or_else(|| {
+            TokenError::Internal(Box::new(crate::error::InternalFailure(format!(
+                "no active {alg} signing key"
+            ))))
+        })
     }
 }
 
@@ -200,4 +226,6 @@ pub struct TokenResponse {
     pub scope: String,
     /// For the user grants (code, refresh, password), when the client may refresh.
     pub refresh_token: Option<String>,
+    /// For a user's tokens when the granted scope holds `openid` (OIDC Core §3.1.3.3).
+    pub id_token: Option<String>,
 }

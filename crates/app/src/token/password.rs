@@ -47,14 +47,14 @@ impl App {
             Err(refusal) => return Err(self.refused(&entry, username, refusal).await),
         };
         let now = self.clock().now();
-        // ID token hook: for `openid` in `scope`, the helper adding ID tokens to the code
-        // and refresh grants adds one here through the same `Grant` (auth_time is now).
+        // The user signs in with this request: an ID token (for `openid`) names now.
         let issued = self.user_tokens(
             &entry,
             Grant {
                 user: &user,
                 scope: &scope,
                 auth_time: now,
+                nonce: None,
                 session_id_hash: None,
                 family: None,
             },

@@ -103,13 +103,14 @@ impl App {
             Some(user) if user.is_active() => user,
             _ => return Err(invalid_grant("refresh token")),
         };
-        // ID token hook: the helper adding ID tokens to refreshes extends `Grant` here.
         let issued = self.user_tokens(
             entry,
             Grant {
                 user: &user,
                 scope: &scope,
                 auth_time: current.auth_time,
+                // OIDC Core §12.2: a refreshed ID token carries no nonce.
+                nonce: None,
                 session_id_hash: current.session_id_hash.clone(),
                 family: Some(current.family_id.clone()),
             },

@@ -37,13 +37,18 @@ both_engines! {
 
         let jwks = server.jwks().await;
         let keys = jwks["keys"].as_array().unwrap();
-        assert_eq!(keys.len(), 1);
+        // Access tokens' key (ES256), then ID tokens' (RS256).
+        assert_eq!(keys.len(), 2);
         assert_eq!(keys[0]["kty"], "EC");
         assert_eq!(keys[0]["crv"], "P-256");
         assert_eq!(keys[0]["alg"], "ES256");
-        assert_eq!(keys[0]["use"], "sig");
-        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            assert!(keys[0].get(private).is_none(), "{private}");
+        assert_eq!(keys[1]["kty"], "RSA");
+        assert_eq!(keys[1]["alg"], "RS256");
+        for key in keys {
+            assert_eq!(key["use"], "sig");
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                assert!(key.get(private).is_none(), "{private}");
+            }
         }
     }
 
@@ -55,7 +60,8 @@ both_engines! {
         assert!(ok, "{stdout}{stderr}");
         let server = TestServer::start_on(place, true).await;
         let jwks = server.jwks().await;
-        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        // Both algorithms' keys were rotated; the old ones stay published.
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 4);
         // The old token still verifies; new ones use the new key.
         assert_eq!(server.introspect(("ts_admin_client", ADMIN_SECRET), &old).await["active"], true);
         let new = server.admin_token().await;
@@ -111,7 +117,7 @@ both_engines! {
         // The first instance has not loaded that key yet; meeting its kid makes it reload.
         assert_eq!(server.introspect(("ts_admin_client", ADMIN_SECRET), &token).await["active"], true);
         let jwks = server.jwks().await;
-        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 4);
     }
 }
 

@@ -131,6 +131,10 @@ both_engines! {
         let introspected = server.introspect(("ts_admin_client", ADMIN_SECRET), access).await;
         assert_eq!((introspected["active"].as_bool(), introspected["sub"].as_str()), (Some(true), Some(alice_id.as_str())));
         assert_eq!(introspected["client_id"], client.0.as_str());
+        // `openid`: an ID token for this sign-in, as from a code but with no nonce.
+        let id_token = crate::oidc::verify_id_token_for(&server, server.issuer(), tokens["id_token"].as_str().unwrap(), jsonwebtoken::Algorithm::RS256, &client.0).await;
+        assert_eq!((id_token["sub"].as_str(), id_token["amr"].clone(), id_token.get("nonce")), (Some(alice_id.as_str()), json!(["pwd"]), None));
+        assert_eq!(id_token["auth_time"], id_token["iat"], "signed in by this request");
         // The refresh token works like one from a code.
         let refresh = tokens["refresh_token"].as_str().unwrap();
         let (status, _, refreshed) = grant(&server, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;

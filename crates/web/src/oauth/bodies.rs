@@ -15,6 +15,8 @@ struct TokenBody<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
 }
 
 impl<'a> From<&'a TokenResponse> for TokenBody<'a> {
@@ -25,6 +27,7 @@ impl<'a> From<&'a TokenResponse> for TokenBody<'a> {
             expires_in: response.expires_in,
             scope: &response.scope,
             refresh_token: response.refresh_token.as_deref(),
+            id_token: response.id_token.as_deref(),
         }
     }
 }
@@ -34,7 +37,10 @@ impl<'a> From<&'a TokenResponse> for TokenBody<'a> {
 /// which JSON never escapes. Anything else is escaped as usual.
 /// Only the client credentials answer, the hot path, is written by hand.
 pub fn token_response(response: &TokenResponse) -> String {
-    if response.refresh_token.is_some() || needs_json_escape(&response.access_token) {
+    if response.refresh_token.is_some()
+        || response.id_token.is_some()
+        || needs_json_escape(&response.access_token)
+    {
         return serde_json::to_string(&TokenBody::from(response)).unwrap_or_default();
     }
     let scope = serde_json::to_string(&response.scope).unwrap_or_default();
@@ -121,6 +127,7 @@ mod tests {
                 expires_in: 3600,
                 scope: "a b:c".to_owned(),
                 refresh_token: None,
+                id_token: None,
             };
             let written: Value = serde_json::from_str(&token_response(&response)).unwrap();
             let reference = serde_json::to_value(TokenBody::from(&response)).unwrap();
@@ -133,9 +140,11 @@ mod tests {
             expires_in: 60,
             scope: "openid offline_access".to_owned(),
             refresh_token: Some("tsr_x".to_owned()),
+            id_token: Some("h.p.s".to_owned()),
         };
         let written: Value = serde_json::from_str(&token_response(&refreshable)).unwrap();
         assert_eq!(written["refresh_token"], "tsr_x");
+        assert_eq!(written["id_token"], "h.p.s");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod bodies;
 mod discovery;
 mod token;
+mod userinfo;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -16,6 +17,7 @@ pub fn routes() -> Router<App> {
         .route("/oauth2/introspect", post(token::introspect))
         .route("/oauth2/revoke", post(token::revoke))
         .route("/oauth2/jwks", get(discovery::jwks))
+        .route("/oauth2/userinfo", get(userinfo::get).post(userinfo::post))
         .route(
             "/.well-known/openid-configuration",
             get(discovery::metadata),

@@ -39,6 +39,9 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     engine: Engine,
     settings: Settings,
+    /// Makes the issuer the address the app is served on, so that an RP library that
+    /// checks the discovery document's issuer against its URL accepts it.
+    issuer_is_own_address: bool,
 }
 
 impl TestApp {
@@ -64,11 +67,13 @@ impl TestApp {
                 issuer: ISSUER.to_owned(),
                 access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
                 signing_alg: SigningAlg::Es256,
+                id_token_signing_alg: SigningAlg::Rs256,
                 trusted_proxies: Default::default(),
                 cache_freshness: thetasecure_app::cache::DEFAULT_FRESHNESS,
                 refresh_tokens: Default::default(),
                 allow_password_grant: false,
             },
+            issuer_is_own_address: false,
         }
     }
 
@@ -93,6 +98,17 @@ impl TestApp {
 impl TestAppBuilder {
     pub fn signing_alg(mut self, signing_alg: SigningAlg) -> Self {
         self.settings.signing_alg = signing_alg;
+        self
+    }
+
+    pub fn id_token_signing_alg(mut self, alg: SigningAlg) -> Self {
+        self.settings.id_token_signing_alg = alg;
+        self
+    }
+
+    /// The issuer is `http://127.0.0.1:<port>`, the address the app is served on.
+    pub fn issuer_is_own_address(mut self) -> Self {
+        self.issuer_is_own_address = true;
         self
     }
 
@@ -139,8 +155,15 @@ impl TestAppBuilder {
         self
     }
 
-    pub async fn start(self) -> Option<TestApp> {
+    pub async fn start(mut self) -> Option<TestApp> {
         let database = Arc::new(TestDatabase::new(self.engine).await?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        if self.issuer_is_own_address {
+            let address = listener.local_addr().expect("bound address");
+            self.settings.issuer = format!("http://{address}");
+        }
         let server_key = ServerKey::generate();
         let clock = Arc::new(FixedClock::new(SystemClock.now()));
         let app = open(&database, &server_key, clock.clone(), &self.settings).await;
@@ -155,7 +178,7 @@ impl TestAppBuilder {
             .await
             .expect("bootstrap");
         assert!(provisioned.is_some(), "a fresh store is provisioned");
-        let (api, served) = serve(app).await;
+        let (api, served) = serve(app, listener).await;
         Some(TestApp {
             api,
             clock,
@@ -180,7 +203,10 @@ impl TestApp {
             &self.settings,
         )
         .await;
-        let (api, served) = serve(app).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let (api, served) = serve(app, listener).await;
         TestApp {
             api,
             clock: self.clock.clone(),
@@ -218,15 +244,12 @@ async fn open(
         .expect("start the app")
 }
 
-/// Serves `app` on a random port, as `serve` does.
-async fn serve(app: App) -> (Api, JoinHandle<()>) {
+/// Serves `app` on `listener` (a random port), as `serve` does.
+async fn serve(app: App, listener: tokio::net::TcpListener) -> (Api, JoinHandle<()>) {
     // Installed once per test process and shared: the `metrics` facade is global, and
     // `Metrics::install` hands every caller the one recorder (as in the binary).
     let metrics = Metrics::install().expect("the metrics recorder");
     let router = thetasecure_web::router(app, metrics, false);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
     let address = listener.local_addr().expect("bound address");
     let served = tokio::spawn(async move {
         thetasecure_web::serve(listener, router, std::future::pending())
