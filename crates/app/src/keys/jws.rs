@@ -49,6 +49,28 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// Signs `claims` as a compact JWS with header `typ`, `alg` and `kid`: for tokens
+    /// other than access tokens (which have their precomputed header).
+    pub fn sign_jws<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, KeyError> {
+        let material = |e: serde_json::Error| KeyError::Material(e.to_string());
+        let header = serde_json::to_vec(&serde_json::json!({
+            "alg": self.alg().as_str(),
+            "kid": self.kid(),
+            "typ": typ,
+        }))
+        .map_err(material)?;
+        let payload = serde_json::to_vec(claims).map_err(material)?;
+        let mut token = BASE64URL_NOPAD.encode(&header);
+        token.push('.');
+        token.push_str(&BASE64URL_NOPAD.encode(&payload));
+        let signature = self.sign(token.as_bytes())?;
+        token.push('.');
+        token.push_str(&BASE64URL_NOPAD.encode(&signature));
+        Ok(token)
+    }
+}
+
 impl KeyRing {
     /// Verifies a compact JWS of type `expected_typ` signed by one of the published keys
     /// and decodes its claims. Expiry and issuer are the caller's to check.
@@ -118,6 +140,24 @@ mod tests {
             assert_eq!(verified.claims["sub"], "x");
             assert_eq!(
                 ring.verify::<serde_json::Value>(&token, "JWT").err(),
+                Some(JwsError::WrongType)
+            );
+        }
+    }
+
+    #[test]
+    fn a_jws_of_another_type_verifies_only_as_that_type() {
+        for alg in SigningAlg::ALL {
+            let ring = ring(*alg);
+            let token = ring
+                .active()
+                .sign_jws(&serde_json::json!({"aud": "x"}), "JWT")
+                .unwrap();
+            let verified: VerifiedJws<serde_json::Value> = ring.verify(&token, "JWT").unwrap();
+            assert_eq!(verified.claims["aud"], "x");
+            assert_eq!(verified.kid, ring.active().kid());
+            assert_eq!(
+                ring.verify::<serde_json::Value>(&token, "at+jwt").err(),
                 Some(JwsError::WrongType)
             );
         }

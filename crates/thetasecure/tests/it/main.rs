@@ -14,6 +14,7 @@ mod clients_api;
 mod discovery;
 mod json_bodies;
 mod lifecycle;
+mod logout;
 mod openapi;
 mod operations;
 mod outage;

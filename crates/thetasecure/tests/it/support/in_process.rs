@@ -7,7 +7,10 @@ use std::sync::{Arc, OnceLock};
 
 use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::client_address::TrustedProxies;
-use thetasecure_app::{App, ServerKey, Settings, SigningAlg, passwords};
+use thetasecure_app::keys::Keys;
+use thetasecure_app::{
+    App, MAX_ACCESS_TOKEN_TTL_SECONDS, ServerKey, Settings, SigningAlg, passwords,
+};
 use thetasecure_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use thetasecure_store::testing::TestDatabase;
 use thetasecure_web::Metrics;
@@ -76,6 +79,25 @@ impl TestApp {
     /// The issuer the app names in tokens and redirects.
     pub fn issuer(&self) -> &str {
         &self.settings.issuer
+    }
+
+    /// `claims` signed as a JWS of type `typ` with the server's own active signing key,
+    /// as the server signs its tokens: for cases that need a token of a kind no endpoint
+    /// issues yet (an ID token as an `id_token_hint`).
+    pub async fn sign_with_server_key(&self, claims: &serde_json::Value, typ: &str) -> String {
+        let store = self.database.store().await;
+        let keys = Keys::load(
+            &store,
+            &self.server_key,
+            self.settings.signing_alg,
+            self.now(),
+            MAX_ACCESS_TOKEN_TTL_SECONDS,
+        )
+        .await
+        .expect("load the signing keys");
+        let token = keys.current().active().sign_jws(claims, typ).expect("sign");
+        store.close().await;
+        token
     }
 
     /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
