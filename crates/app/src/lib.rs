@@ -14,6 +14,7 @@ pub mod error;
 pub mod introspect;
 pub mod keys;
 mod last_used;
+pub mod logout;
 pub mod paging;
 pub mod passwords;
 pub mod revoke;

@@ -27,6 +27,9 @@ pub struct ClientMetadata {
     pub client_name: String,
     pub description: Option<String>,
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where RP-initiated logout may send the browser afterwards (OIDC RP-Initiated
+    /// Logout 1.0 §3.1), matched exactly.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     pub response_types: Vec<ResponseType>,
     pub scope: ScopeSet,
@@ -127,6 +130,7 @@ client_fields! {
     client_name: String,
     description: String,
     redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
     grant_types: Vec<String>,
     response_types: Vec<String>,
     scope: String,
@@ -189,6 +193,10 @@ impl From<&ClientMetadata> for ClientFields {
             client_name: Some(metadata.client_name.clone()),
             description: metadata.description.clone(),
             redirect_uris: names(&metadata.redirect_uris, RedirectUri::as_str),
+            post_logout_redirect_uris: names(
+                &metadata.post_logout_redirect_uris,
+                RedirectUri::as_str,
+            ),
             grant_types: names(&metadata.grant_types, |g| g.as_str()),
             response_types: names(&metadata.response_types, |r| r.as_str()),
             scope: Some(metadata.scope.to_string()),
@@ -262,6 +270,8 @@ pub fn protected_field_changed(current: &Client, updated: &ClientMetadata) -> Op
         Some("scope")
     } else if before.redirect_uris != updated.redirect_uris {
         Some("redirect_uris")
+    } else if before.post_logout_redirect_uris != updated.post_logout_redirect_uris {
+        Some("post_logout_redirect_uris")
     } else {
         None
     }
@@ -384,8 +394,20 @@ fn validate_fields(
         )));
     }
 
-    let redirect_uris =
-        parse_redirect_uris(fields.redirect_uris.unwrap_or_default(), !confidential)?;
+    let redirect_uris = parse_uris(
+        "redirect_uris",
+        fields.redirect_uris.unwrap_or_default(),
+        !confidential,
+        redirect_error,
+    )?;
+    // The same rules as redirect_uris: the browser is sent there just the same. Refused
+    // as metadata, since `invalid_redirect_uri` (RFC 7591 §3.2.2) names redirect_uris.
+    let post_logout_redirect_uris = parse_uris(
+        "post_logout_redirect_uris",
+        fields.post_logout_redirect_uris.unwrap_or_default(),
+        !confidential,
+        metadata_error,
+    )?;
     if has(GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(redirect_error(
             "redirect_uris: at least one is required with the authorization_code grant",
@@ -410,6 +432,7 @@ fn validate_fields(
         client_name,
         description,
         redirect_uris,
+        post_logout_redirect_uris,
         grant_types,
         response_types,
         scope,
@@ -466,6 +489,12 @@ fn apply_sync_connector_preset(fields: &mut ClientFields) -> Result<(), OAuthErr
         PartialEq::eq,
     )?;
     fixed(
+        "post_logout_redirect_uris",
+        &mut fields.post_logout_redirect_uris,
+        Vec::new(),
+        PartialEq::eq,
+    )?;
+    fixed(
         "response_types",
         &mut fields.response_types,
         Vec::new(),
@@ -495,24 +524,24 @@ fn parse_grant_types(raw_grants: Vec<String>) -> Result<Vec<GrantType>, OAuthErr
     Ok(grants)
 }
 
-fn parse_redirect_uris(
+/// A list of URIs the browser may be sent to, `key` naming it in refusals.
+fn parse_uris(
+    key: &str,
     raw_uris: Vec<String>,
     public_client: bool,
+    refused: fn(String) -> OAuthError,
 ) -> Result<Vec<RedirectUri>, OAuthError> {
     if raw_uris.len() > MAX_REDIRECT_URIS {
-        return Err(redirect_error(format!(
-            "redirect_uris: at most {MAX_REDIRECT_URIS} are allowed"
+        return Err(refused(format!(
+            "{key}: at most {MAX_REDIRECT_URIS} are allowed"
         )));
     }
     let mut uris: Vec<RedirectUri> = Vec::with_capacity(raw_uris.len());
     for raw in &raw_uris {
         let uri = RedirectUri::parse(raw, public_client)
-            .map_err(|why| redirect_error(format!("redirect_uris: `{}` {why}", shown(raw))))?;
+            .map_err(|why| refused(format!("{key}: `{}` {why}", shown(raw))))?;
         if uris.contains(&uri) {
-            return Err(redirect_error(format!(
-                "redirect_uris: `{}` is listed twice",
-                shown(raw)
-            )));
+            return Err(refused(format!("{key}: `{}` is listed twice", shown(raw))));
         }
         uris.push(uri);
     }
@@ -535,6 +564,7 @@ pub fn default_clients() -> Vec<DefaultClient> {
         client_name: name.to_owned(),
         description: None,
         redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
         grant_types: vec![GrantType::ClientCredentials],
         response_types: Vec::new(),
         scope: scope(scope_raw),
@@ -547,6 +577,7 @@ pub fn default_clients() -> Vec<DefaultClient> {
         client_name: name.to_owned(),
         description: None,
         redirect_uris: vec![RedirectUri::from_trusted(redirect.to_owned())],
+        post_logout_redirect_uris: Vec::new(),
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         response_types: vec![ResponseType::Code],
         scope: scope("openid profile email offline_access"),

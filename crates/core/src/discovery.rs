@@ -15,6 +15,9 @@ pub struct ServerMetadata {
     pub jwks_uri: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,
+    /// OIDC RP-Initiated Logout 1.0 §2.1; served with the other browser pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
     pub scopes_supported: Vec<String>,
     /// REQUIRED by RFC 8414 even when no authorization endpoint is served yet.
     pub response_types_supported: Vec<&'static str>,
@@ -65,6 +68,9 @@ impl ServerMetadata {
             jwks_uri: format!("{issuer}/oauth2/jwks"),
             introspection_endpoint: format!("{issuer}/oauth2/introspect"),
             revocation_endpoint: format!("{issuer}/oauth2/revoke"),
+            end_session_endpoint: capabilities
+                .authorization_endpoint
+                .then(|| format!("{issuer}/logout")),
             scopes_supported: capabilities.scopes,
             response_types_supported: capabilities
                 .response_types
@@ -132,6 +138,7 @@ mod tests {
         assert_eq!(metadata.grant_types_supported, ["client_credentials"]);
         let json = serde_json::to_value(&metadata).unwrap();
         assert!(json.get("authorization_endpoint").is_none());
+        assert!(json.get("end_session_endpoint").is_none());
         assert!(!json.to_string().contains("implicit"));
         // No code flow, no ID tokens: nothing of OpenID Connect is claimed.
         for member in [
@@ -164,6 +171,10 @@ mod tests {
         assert_eq!(
             metadata.authorization_endpoint.as_deref(),
             Some("https://id.example.com/oauth2/authorize")
+        );
+        assert_eq!(
+            metadata.end_session_endpoint.as_deref(),
+            Some("https://id.example.com/logout")
         );
         assert_eq!(metadata.response_types_supported, ["code"]);
         assert_eq!(metadata.code_challenge_methods_supported, ["S256"]);

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod ids;
+pub mod logout;
 pub mod oidc;
 pub mod opaque;
 pub mod pkce;

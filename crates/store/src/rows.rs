@@ -17,7 +17,7 @@ macro_rules! client_columns {
         "client_id, client_type, client_name, description, redirect_uris, grant_types, \
          response_types, scope, token_endpoint_auth_method, require_user_consent, \
          access_token_ttl_seconds, status, is_default, created_at, updated_at, \
-         tokens_revoked_before"
+         tokens_revoked_before, post_logout_redirect_uris"
     };
 }
 pub(crate) use client_columns;
@@ -88,6 +88,7 @@ macro_rules! bind_client {
             .bind($v.created_at)
             .bind($v.updated_at)
             .bind($v.tokens_revoked_before)
+            .bind(&$v.post_logout_redirect_uris)
             .bind(&$v.search_text)
     };
 }
@@ -197,6 +198,7 @@ pub(crate) struct ClientValues {
     pub created_at: i64,
     pub updated_at: i64,
     pub tokens_revoked_before: Option<i64>,
+    pub post_logout_redirect_uris: String,
     pub search_text: String,
 }
 
@@ -220,6 +222,9 @@ impl ClientValues {
             created_at: client.created_at.0,
             updated_at: client.updated_at.0,
             tokens_revoked_before: client.tokens_revoked_before.map(|t| t.0),
+            post_logout_redirect_uris: json_list(
+                m.post_logout_redirect_uris.iter().map(RedirectUri::as_str),
+            )?,
             search_text: search_text(client),
         })
     }
@@ -243,6 +248,7 @@ pub(crate) struct ClientRow {
     created_at: i64,
     updated_at: i64,
     tokens_revoked_before: Option<i64>,
+    post_logout_redirect_uris: String,
 }
 
 impl ClientRow {
@@ -269,6 +275,11 @@ impl ClientRow {
                 redirect_uris: parse_list("redirect_uri", &self.redirect_uris, |raw| {
                     Some(RedirectUri::from_trusted(raw.to_owned()))
                 })?,
+                post_logout_redirect_uris: parse_list(
+                    "post_logout_redirect_uri",
+                    &self.post_logout_redirect_uris,
+                    |raw| Some(RedirectUri::from_trusted(raw.to_owned())),
+                )?,
                 grant_types: parse_list("grant_type", &self.grant_types, GrantType::parse)?,
                 response_types: parse_list(
                     "response_type",

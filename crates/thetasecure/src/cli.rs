@@ -272,6 +272,9 @@ pub struct ClientOptions {
     /// Where the authorization response may be sent (exact match). Repeat for several.
     #[arg(long = "redirect-uri", value_name = "URI")]
     pub redirect_uris: Vec<String>,
+    /// Where signing out (`/logout`) may send the browser afterwards (exact match). Repeat for several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
     /// client_secret_basic (default), client_secret_post, or none (a public client: no secret, PKCE).
     #[arg(long)]
     pub auth_method: Option<String>,

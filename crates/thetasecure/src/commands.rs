@@ -256,6 +256,7 @@ impl ClientOptions {
             grant_types: listed(self.grant_types),
             scope: self.scope,
             redirect_uris: listed(self.redirect_uris),
+            post_logout_redirect_uris: listed(self.post_logout_redirect_uris),
             token_endpoint_auth_method: self.auth_method,
             require_user_consent: self.require_user_consent,
             access_token_ttl_seconds: self.access_token_ttl_seconds.map(u64::from),
@@ -277,6 +278,11 @@ fn print_client(client: &Client) {
     let m = &client.metadata;
     let grants: Vec<&str> = m.grant_types.iter().map(|g| g.as_str()).collect();
     let uris: Vec<&str> = m.redirect_uris.iter().map(|u| u.as_str()).collect();
+    let logout_uris: Vec<&str> = m
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| u.as_str())
+        .collect();
     let fields = [
         ("client_id:", client.client_id.to_string()),
         ("client_name:", m.client_name.clone()),
@@ -286,6 +292,7 @@ fn print_client(client: &Client) {
         ("scope:", m.scope.to_string()),
         ("auth method:", m.token_endpoint_auth_method.to_string()),
         ("redirect_uris:", uris.join(", ")),
+        ("post_logout_redirect_uris:", logout_uris.join(", ")),
         ("default:", client.is_default.to_string()),
         ("created_at:", client.created_at.to_rfc3339()),
         ("updated_at:", client.updated_at.to_rfc3339()),

@@ -58,6 +58,20 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// Signs `claims` as a compact JWS with header `typ`, `alg` and `kid`: for tokens
+    /// other than access and ID tokens (which have their precomputed headers).
+    pub fn sign_jws<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, KeyError> {
+        let header = serde_json::to_vec(&serde_json::json!({
+            "alg": self.alg().as_str(),
+            "kid": self.kid(),
+            "typ": typ,
+        }))
+        .map_err(|e| KeyError::Material(e.to_string()))?;
+        self.sign_compact(&BASE64URL_NOPAD.encode(&header), claims)
+    }
+}
+
 impl KeyRing {
     /// Verifies a compact JWS of type `expected_typ` signed by one of the published keys
     /// and decodes its claims. Expiry and issuer are the caller's to check.
@@ -135,6 +149,25 @@ mod tests {
             assert_eq!(verified.claims["sub"], "y");
             assert_eq!(
                 ring.verify::<serde_json::Value>(&id_token, "at+jwt").err(),
+                Some(JwsError::WrongType)
+            );
+        }
+    }
+
+    #[test]
+    fn a_jws_of_another_type_verifies_only_as_that_type() {
+        for alg in SigningAlg::ALL {
+            let ring = ring(*alg);
+            let token = ring
+                .active(*alg)
+                .unwrap()
+                .sign_jws(&serde_json::json!({"aud": "x"}), "JWT")
+                .unwrap();
+            let verified: VerifiedJws<serde_json::Value> = ring.verify(&token, "JWT").unwrap();
+            assert_eq!(verified.claims["aud"], "x");
+            assert_eq!(verified.kid, ring.active(*alg).unwrap().kid());
+            assert_eq!(
+                ring.verify::<serde_json::Value>(&token, "at+jwt").err(),
                 Some(JwsError::WrongType)
             );
         }

@@ -492,3 +492,145 @@ fn protected_fields_of_default_clients() {
     let custom_client = stored(admin.metadata.clone(), false);
     assert_eq!(protected_field_changed(&custom_client, &rescoped), None);
 }
+
+#[test]
+fn post_logout_redirect_uris_follow_the_redirect_uri_rules() {
+    let confidential = json!({"client_name": "Web", "grant_types": ["authorization_code"], "scope": "openid", "redirect_uris": ["https://app.example.com/cb"]});
+    let public = with(
+        with(
+            confidential.clone(),
+            "token_endpoint_auth_method",
+            json!("none"),
+        ),
+        "redirect_uris",
+        json!(["http://127.0.0.1/cb"]),
+    );
+    for (body, uri, ok) in [
+        (&confidential, "https://app.example.com/signed-out", true),
+        (&confidential, "https://app.example.com/bye?tenant=a", true),
+        (&confidential, "http://127.0.0.1/bye", false),
+        (&public, "http://127.0.0.1/bye", true),
+        (&public, "http://app.example.com/bye", false),
+        (&confidential, "com.example.app:/bye", false),
+        (&public, "com.example.app:/bye", true),
+        (&public, "javascript:alert(1)", false),
+        (&public, "https://app.example.com/bye#x", false),
+        (&public, "https://user@app.example.com/bye", false),
+        (&public, "/relative", false),
+    ] {
+        let result = create(with(
+            body.clone(),
+            "post_logout_redirect_uris",
+            json!([uri]),
+        ));
+        assert_eq!(result.is_ok(), ok, "{uri}");
+        match result {
+            Ok(client) => assert_eq!(
+                client.metadata.post_logout_redirect_uris,
+                vec![RedirectUri::from_trusted(uri.to_owned())]
+            ),
+            Err(e) => {
+                assert_eq!(e.code, ErrorCode::InvalidClientMetadata, "{uri}");
+                assert!(
+                    e.description.starts_with("post_logout_redirect_uris: "),
+                    "{}",
+                    e.description
+                );
+            }
+        }
+    }
+    let many: Vec<String> = (0..21)
+        .map(|i| format!("https://app.example.com/{i}"))
+        .collect();
+    assert_eq!(
+        err(with(
+            confidential.clone(),
+            "post_logout_redirect_uris",
+            json!(many)
+        ))
+        .description,
+        "post_logout_redirect_uris: at most 20 are allowed"
+    );
+    let twice = json!(["https://a.example.com/bye", "https://a.example.com/bye"]);
+    assert!(
+        err(with(
+            confidential.clone(),
+            "post_logout_redirect_uris",
+            twice
+        ))
+        .description
+        .contains("twice")
+    );
+    // Optional, and empty when not given.
+    assert!(
+        create(confidential)
+            .unwrap()
+            .metadata
+            .post_logout_redirect_uris
+            .is_empty()
+    );
+    let sync = json!({"client_type": "sync_connector", "client_name": "LDAP", "post_logout_redirect_uris": ["https://a.example.com/bye"]});
+    assert_eq!(
+        err(sync).description,
+        "post_logout_redirect_uris is fixed for sync_connector clients (preset: [])"
+    );
+}
+
+#[test]
+fn post_logout_redirect_uris_merge_like_the_other_lists() {
+    let current = stored(
+        create(with(
+            custom(),
+            "post_logout_redirect_uris",
+            json!(["https://a.example.com/bye"]),
+        ))
+        .unwrap()
+        .metadata,
+        false,
+    );
+    let uris = |m: &ClientMetadata| -> Vec<String> {
+        m.post_logout_redirect_uris
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect()
+    };
+    let kept = apply_merge_patch(&current, &json!({"client_name": "Other"}), &known).unwrap();
+    assert_eq!(uris(&kept), ["https://a.example.com/bye"]);
+    let replaced = apply_merge_patch(
+        &current,
+        &json!({"post_logout_redirect_uris": ["https://b.example.com/bye", "https://c.example.com/bye"]}),
+        &known,
+    )
+    .unwrap();
+    assert_eq!(
+        uris(&replaced),
+        ["https://b.example.com/bye", "https://c.example.com/bye"]
+    );
+    let reset = apply_merge_patch(
+        &current,
+        &json!({"post_logout_redirect_uris": null}),
+        &known,
+    )
+    .unwrap();
+    assert!(reset.post_logout_redirect_uris.is_empty());
+    let refused = apply_merge_patch(
+        &current,
+        &json!({"post_logout_redirect_uris": ["http://a.example.com/bye"]}),
+        &known,
+    )
+    .unwrap_err();
+    assert!(
+        refused
+            .description
+            .starts_with("post_logout_redirect_uris: `http://a.example.com/bye`")
+    );
+    // A default client's logout targets are protected like its redirect URIs.
+    let desktop = stored(default_clients().remove(3).metadata, true);
+    let mut changed = desktop.metadata.clone();
+    changed.post_logout_redirect_uris =
+        vec![RedirectUri::from_trusted("http://127.0.0.1/bye".into())];
+    assert_eq!(
+        protected_field_changed(&desktop, &changed),
+        Some("post_logout_redirect_uris")
+    );
+}

@@ -110,7 +110,7 @@ for_each_engine! {
     pub(crate) async fn insert(conn: &mut Conn, client: &Client) -> Result<(), StoreError> {
         let values = ClientValues::new(client)?;
         let query = sqlx::query(concat!(
-            insert_client!("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
+            insert_client!("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"),
             " ON CONFLICT (client_id) DO NOTHING"
         ));
         let done = bind_client!(query, values)
@@ -160,7 +160,8 @@ for_each_engine! {
                  tokens_revoked_before = CASE
                      WHEN $14 IS NULL THEN tokens_revoked_before
                      WHEN tokens_revoked_before IS NULL OR tokens_revoked_before < $14 THEN $14
-                     ELSE tokens_revoked_before END
+                     ELSE tokens_revoked_before END,
+                 post_logout_redirect_uris = $15
              WHERE client_id = $1",
         )
         .bind(&v.client_id)
@@ -177,6 +178,7 @@ for_each_engine! {
         .bind(v.updated_at)
         .bind(&v.search_text)
         .bind(v.tokens_revoked_before)
+        .bind(&v.post_logout_redirect_uris)
         .execute(&mut *tx)
         .await
         .map_err(error)?;

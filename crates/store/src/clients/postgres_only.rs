@@ -23,18 +23,22 @@ use crate::{ClientFilter, ClientPage, StoreError};
 /// foreign key is checked at the end of the statement, after the client row exists.
 const CREATE_WITH_SECRET: &str = concat!(
     "WITH new_client AS (",
-    insert_client!("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
+    insert_client!(
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ),
     "), new_secret AS (",
-    insert_secret!("($18, $19, $20, $21, $22, $23, $24, $25)"),
+    insert_secret!("($19, $20, $21, $22, $23, $24, $25, $26)"),
     ") ",
-    insert_audit!("($26, $27, $28, $29, $30, $31, $32)")
+    insert_audit!("($27, $28, $29, $30, $31, $32, $33)")
 );
 
 const CREATE_WITHOUT_SECRET: &str = concat!(
     "WITH new_client AS (",
-    insert_client!("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
+    insert_client!(
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ),
     ") ",
-    insert_audit!("($18, $19, $20, $21, $22, $23, $24)")
+    insert_audit!("($19, $20, $21, $22, $23, $24, $25)")
 );
 
 impl GroupWrite<PgConnection> for NewClientRows {

@@ -48,9 +48,13 @@ async fn create_and_get_round_trip_every_field(env: Env) {
         audit_actions(&env.store).await,
         ["client.created", "client.created"]
     );
-    // Redirect URIs keep their order.
+    // Redirect URIs (both kinds) keep their order.
     let stored = clients.get(&full.client_id).await.unwrap().unwrap();
     assert_eq!(stored.metadata.redirect_uris, full.metadata.redirect_uris);
+    assert_eq!(
+        stored.metadata.post_logout_redirect_uris,
+        full.metadata.post_logout_redirect_uris
+    );
 }
 
 async fn create_refuses_a_duplicate_id(env: Env) {

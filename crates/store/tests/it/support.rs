@@ -99,6 +99,7 @@ pub fn client(client_id: &str, name: &str, created_at: Timestamp) -> Client {
             client_name: name.to_owned(),
             description: None,
             redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
             grant_types: vec![GrantType::ClientCredentials],
             response_types: Vec::new(),
             scope: ScopeSet::from_trusted("admin"),
@@ -123,6 +124,10 @@ pub fn full_client(client_id: &str, name: &str, created_at: Timestamp) -> Client
         redirect_uris: vec![
             RedirectUri::from_trusted("http://127.0.0.1/callback".to_owned()),
             RedirectUri::from_trusted("com.example.app:/oauth2/callback".to_owned()),
+        ],
+        post_logout_redirect_uris: vec![
+            RedirectUri::from_trusted("com.example.app:/signed-out".to_owned()),
+            RedirectUri::from_trusted("http://127.0.0.1/bye?from=app".to_owned()),
         ],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         response_types: vec![ResponseType::Code],

@@ -19,14 +19,14 @@ pub(crate) const CALLBACK: &str = "http://127.0.0.1:51000/callback";
 /// A browser: follows no redirect by itself, keeps cookies by name.
 pub(crate) struct Browser {
     base: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     pub(crate) cookies: BTreeMap<String, String>,
 }
 
 pub(crate) struct Page {
     pub(crate) status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -35,7 +35,7 @@ impl Page {
     }
 
     /// The value of the hidden input `name`.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -81,7 +81,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
         let response = request
             .header("cookie", self.cookie_header())
             .send()
@@ -103,7 +103,7 @@ impl Browser {
         }
     }
 
-    fn url(&self, path_or_url: &str) -> String {
+    pub(crate) fn url(&self, path_or_url: &str) -> String {
         if path_or_url.starts_with('/') {
             format!("{}{path_or_url}", self.base)
         } else {
@@ -116,7 +116,7 @@ impl Browser {
         self.send(request).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let request = self.http.post(self.url(path)).form(form);
         self.send(request).await
     }
@@ -361,7 +361,7 @@ both_engines! {
         assert_eq!((signed_in.status, signed_in.location().as_str()), (StatusCode::SEE_OTHER, "/"));
         assert!(browser.cookies.contains_key("ts_session"));
         // Signing out ends the session: authorize asks for a sign-in again.
-        let signed_out = browser.post("/logout", &[("csrf_token", &csrf)]).await;
+        let signed_out = browser.post("/logout", &[("csrf_token", &csrf), ("confirm", "yes")]).await;
         assert_eq!(signed_out.status, StatusCode::OK);
         assert!(!browser.cookies.contains_key("ts_session"));
         let again = browser.get(&authorize_path(DESKTOP, &[])).await;

@@ -35,7 +35,18 @@ async fn clients_commands(engine: Engine) {
             "client_credentials",
             "--scope",
             "directory.read",
+            "--post-logout-redirect-uri",
+            "https://cli.example.com/bye",
+            "--post-logout-redirect-uri",
+            "https://cli.example.com/bye?again=1",
         ],
+    );
+    assert_eq!(
+        created["post_logout_redirect_uris"],
+        serde_json::json!([
+            "https://cli.example.com/bye",
+            "https://cli.example.com/bye?again=1"
+        ])
     );
     let id = created["client_id"].as_str().unwrap().to_owned();
     let secret = created["client_secret"].as_str().unwrap().to_owned();
@@ -68,6 +79,40 @@ async fn clients_commands(engine: Engine) {
     assert_eq!(updated["description"], "from the shell");
     let (ok, _, stderr) = cli(&place, &["clients", "update", &id, "--scope", "nope"]);
     assert!(!ok && stderr.contains("nope"), "{stderr}");
+    // The flag replaces the list, and its rules are the API's.
+    let updated = json_of(
+        &place,
+        &[
+            "clients",
+            "update",
+            &id,
+            "--post-logout-redirect-uri",
+            "https://cli.example.com/other",
+        ],
+    );
+    assert_eq!(
+        updated["post_logout_redirect_uris"],
+        serde_json::json!(["https://cli.example.com/other"])
+    );
+    let (ok, _, stderr) = cli(
+        &place,
+        &[
+            "clients",
+            "update",
+            &id,
+            "--post-logout-redirect-uri",
+            "http://cli.example.com/bye",
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("post_logout_redirect_uris"),
+        "{stderr}"
+    );
+    let (ok, stdout, _) = cli(&place, &["clients", "get", &id]);
+    assert!(
+        ok && stdout.contains("https://cli.example.com/other"),
+        "{stdout}"
+    );
 
     // A running server enforces what the CLI (another process) changed within a second.
     let server = TestServer::start_on(place.clone(), false).await;

@@ -15,6 +15,7 @@ mod clients_api;
 mod discovery;
 mod json_bodies;
 mod lifecycle;
+mod logout;
 mod oidc;
 mod openapi;
 mod operations;

@@ -118,7 +118,7 @@ fn misfit_client_member(member: &str) -> OAuthError {
             ErrorCode::InvalidRedirectUri,
             "redirect_uris must be an array of strings",
         ),
-        "grant_types" | "response_types" => {
+        "grant_types" | "response_types" | "post_logout_redirect_uris" => {
             metadata_error(format!("{member} must be an array of strings"))
         }
         "require_user_consent" => metadata_error(format!("{member} must be a boolean")),
@@ -141,6 +141,10 @@ pub struct NewClientDoc {
     pub description: Option<String>,
     #[schema(example = json!(["https://app.example.com/callback"]))]
     pub redirect_uris: Option<Vec<String>>,
+    /// Where RP-initiated logout (`/logout`) may send the browser afterwards; matched
+    /// exactly, same rules as `redirect_uris`.
+    #[schema(example = json!(["https://app.example.com/signed-out"]))]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     #[schema(example = json!(["client_credentials"]))]
     pub grant_types: Option<Vec<String>>,
     /// Defaults to what `grant_types` implies.
@@ -171,6 +175,7 @@ macro_rules! with_client_fields {
             client_name: $body.client_name,
             description: $body.description,
             redirect_uris: $body.redirect_uris,
+            post_logout_redirect_uris: $body.post_logout_redirect_uris,
             grant_types: $body.grant_types,
             response_types: $body.response_types,
             scope: $body.scope,
@@ -210,6 +215,9 @@ pub struct ClientPatchDoc {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub redirect_uris: PatchField<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub post_logout_redirect_uris: PatchField<Vec<String>>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub grant_types: PatchField<Vec<String>>,
@@ -504,6 +512,12 @@ mod tests {
                 json!("https://a.example/cb"),
                 ErrorCode::InvalidRedirectUri,
                 "redirect_uris must be an array of strings",
+            ),
+            (
+                "post_logout_redirect_uris",
+                json!("https://a.example/bye"),
+                ErrorCode::InvalidClientMetadata,
+                "post_logout_redirect_uris must be an array of strings",
             ),
             (
                 "require_user_consent",

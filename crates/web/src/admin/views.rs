@@ -45,6 +45,8 @@ pub struct ClientMetadataDoc {
     pub description: Option<String>,
     #[schema(example = json!(["https://app.example.com/callback"]))]
     pub redirect_uris: Vec<String>,
+    #[schema(example = json!(["https://app.example.com/signed-out"]))]
+    pub post_logout_redirect_uris: Vec<String>,
     #[schema(example = json!(["client_credentials"]))]
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
@@ -67,6 +69,9 @@ impl From<ClientMetadata> for ClientMetadataDoc {
         }
         Self {
             redirect_uris: names(&metadata.redirect_uris, |uri| uri.as_str()),
+            post_logout_redirect_uris: names(&metadata.post_logout_redirect_uris, |uri| {
+                uri.as_str()
+            }),
             grant_types: names(&metadata.grant_types, |grant| grant.as_str()),
             response_types: names(&metadata.response_types, |kind| kind.as_str()),
             scope: metadata.scope.to_string(),

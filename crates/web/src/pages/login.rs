@@ -1,5 +1,5 @@
-//! `/login` and `/logout`: the sign-in form of SPEC 5 (`username`, `password`, one
-//! message for every failure) and the end of a browser session.
+//! `/login`: the sign-in form of SPEC 5 (`username`, `password`, one message for every
+//! failure). Signing out is `logout`'s.
 
 use askama::Template;
 
@@ -26,10 +26,6 @@ struct LoginPage<'a> {
     client_name: Option<&'a str>,
 }
 
-#[derive(Template)]
-#[template(path = "signed_out.html")]
-struct SignedOutPage;
-
 /// Where to go after signing in: a path on this server only, so the form cannot be made
 /// an open redirector. Anything else goes to `/`.
 fn local_path(return_to: Option<&str>) -> &str {
@@ -47,7 +43,7 @@ fn local_path(return_to: Option<&str>) -> &str {
     }
 }
 
-fn query(raw: Option<String>) -> Result<Params, PageError> {
+pub(super) fn query(raw: Option<String>) -> Result<Params, PageError> {
     Params::parse(raw.unwrap_or_default().as_bytes())
         .map_err(|error| PageError::bad_request(error.description()))
 }
@@ -131,28 +127,8 @@ pub async fn submit(
     Ok((jar, see_other(return_to)).into_response())
 }
 
-pub async fn sign_out(
-    State(app): State<App>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: PageForm,
-) -> Result<Response, PageError> {
-    csrf::check(&app, &jar, &headers, form.get("csrf_token"))?;
-    let session_name = cookie_name(&app, SESSION_COOKIE);
-    let jar = match jar.get(&session_name).map(|c| c.value().to_owned()) {
-        Some(value) => {
-            app.end_session(&value)
-                .await
-                .map_err(PageError::unavailable)?;
-            jar.remove(cookie(&app, SESSION_COOKIE, String::new(), SameSite::Lax))
-        }
-        None => jar,
-    };
-    Ok((jar, render(&SignedOutPage)).into_response())
-}
-
 /// 303: the browser follows with a GET, so a reload does not post the form again.
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     super::authorize::redirect(StatusCode::SEE_OTHER, location)
 }
 

@@ -1,4 +1,4 @@
-//! The pages people see: sign-in, sign-out and the error page (the consent page and the
+//! The pages people see: sign-in, sign-out (RP-initiated logout) and the error page (the consent page and the
 //! console build on them). Server-rendered askama templates, assets embedded in the
 //! binary, and one set of layers for every page: a strict Content-Security-Policy with
 //! no inline script, no framing, no referrer, no caching.
@@ -6,6 +6,7 @@
 mod authorize;
 mod csrf;
 mod login;
+mod logout;
 
 use askama::Template;
 use axum::Router;
@@ -28,7 +29,7 @@ pub fn routes() -> Router<App> {
         )
         .route("/consent", post(authorize::consent))
         .route("/login", get(login::show).post(login::submit))
-        .route("/logout", post(login::sign_out))
+        .route("/logout", get(logout::show).post(logout::submit))
         .route("/assets/{file}", get(asset))
         .layer(middleware::from_fn(page_headers))
 }

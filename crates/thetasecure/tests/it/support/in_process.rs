@@ -7,7 +7,10 @@ use std::sync::{Arc, OnceLock};
 
 use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::client_address::TrustedProxies;
-use thetasecure_app::{App, ServerKey, Settings, SigningAlg, passwords};
+use thetasecure_app::keys::Keys;
+use thetasecure_app::{
+    App, MAX_ACCESS_TOKEN_TTL_SECONDS, ServerKey, Settings, SigningAlg, passwords,
+};
 use thetasecure_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use thetasecure_core::refresh_token::RefreshTokenPolicy;
 use thetasecure_store::testing::TestDatabase;
@@ -86,6 +89,30 @@ impl TestApp {
     /// The issuer the app names in tokens and redirects.
     pub fn issuer(&self) -> &str {
         &self.settings.issuer
+    }
+
+    /// `claims` signed as a JWS of type `typ` with the server's active ID-token key: for
+    /// cases that need a token no endpoint issues (an `id_token_hint` of another issuer
+    /// or type, or one long expired).
+    pub async fn sign_with_server_key(&self, claims: &serde_json::Value, typ: &str) -> String {
+        let store = self.database.store().await;
+        let keys = Keys::load(
+            &store,
+            &self.server_key,
+            &self.settings.signing_algs(),
+            self.now(),
+            MAX_ACCESS_TOKEN_TTL_SECONDS,
+        )
+        .await
+        .expect("load the signing keys");
+        let token = keys
+            .current()
+            .active(self.settings.id_token_signing_alg)
+            .expect("the ID-token key")
+            .sign_jws(claims, typ)
+            .expect("sign");
+        store.close().await;
+        token
     }
 
     /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
