@@ -16,6 +16,13 @@ use thetasecure_store::{AuthorizationCodeRecord, ConsentRecord};
 use crate::sessions::SignedIn;
 use crate::{AdminError, App};
 
+/// What a `client_id` in a browser's request names.
+pub(crate) enum NamedClient {
+    Unknown,
+    Disabled,
+    Active(Box<Client>),
+}
+
 /// An authorization code lives this long (SPEC 5; RFC 6749 §4.1.2 says at most 10 min).
 pub const CODE_LIFETIME_SECONDS: i64 = 60;
 
@@ -190,24 +197,34 @@ impl App {
         &self,
         client_id: Option<&str>,
     ) -> Result<Client, AuthorizeError> {
-        let unknown = || AuthorizeError::NoRedirect("the application is not known here".to_owned());
         let raw = client_id
             .ok_or_else(|| AuthorizeError::NoRedirect("client_id is required".to_owned()))?;
+        let why = match self.named_client(raw).await? {
+            NamedClient::Active(client) => return Ok(*client),
+            NamedClient::Unknown => "the application is not known here",
+            NamedClient::Disabled => "the application is disabled",
+        };
+        Err(AuthorizeError::NoRedirect(why.to_owned()))
+    }
+
+    /// The client a browser's request names by `client_id`, read through the cache.
+    /// Pages refuse an unknown or disabled one on an error page, never redirecting.
+    pub(crate) async fn named_client(&self, raw: &str) -> Result<NamedClient, AdminError> {
         if IDENTIFIER.check("client_id", raw).is_err() {
-            return Err(unknown());
+            return Ok(NamedClient::Unknown);
         }
-        let id = ClientId::parse(raw).ok_or_else(unknown)?;
+        let Some(id) = ClientId::parse(raw) else {
+            return Ok(NamedClient::Unknown);
+        };
         let entry = self
             .client_entry(&id)
             .await
-            .map_err(|e| AdminError::from_store(e, "client"))?
-            .ok_or_else(unknown)?;
-        if !entry.client.is_active() {
-            return Err(AuthorizeError::NoRedirect(
-                "the application is disabled".to_owned(),
-            ));
-        }
-        Ok(entry.client.clone())
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        Ok(match entry {
+            None => NamedClient::Unknown,
+            Some(entry) if !entry.client.is_active() => NamedClient::Disabled,
+            Some(entry) => NamedClient::Active(Box::new(entry.client.clone())),
+        })
     }
 
     async fn needs_consent(

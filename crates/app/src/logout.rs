@@ -7,8 +7,8 @@ use thetasecure_core::logout::{
     IdTokenHint, LogoutRefusal, redirect_after_logout, requesting_client,
 };
 use thetasecure_core::oidc::ID_TOKEN_TYP;
-use thetasecure_core::text::IDENTIFIER;
 
+use crate::authorize::NamedClient;
 use crate::keys::{JwsError, VerifiedJws};
 use crate::{AdminError, App};
 
@@ -115,20 +115,11 @@ impl App {
         &self,
         raw: &str,
     ) -> Result<thetasecure_core::client::Client, LogoutError> {
-        let unknown = || refused("the client_id names no application known here");
-        if IDENTIFIER.check("client_id", raw).is_err() {
-            return Err(unknown());
+        match self.named_client(raw).await? {
+            NamedClient::Active(client) => Ok(*client),
+            NamedClient::Unknown => Err(refused("the client_id names no application known here")),
+            NamedClient::Disabled => Err(refused("the application (client_id) is disabled")),
         }
-        let id = ClientId::parse(raw).ok_or_else(unknown)?;
-        let entry = self
-            .client_entry(&id)
-            .await
-            .map_err(|e| AdminError::from_store(e, "client"))?
-            .ok_or_else(unknown)?;
-        if !entry.client.is_active() {
-            return Err(refused("the application (client_id) is disabled"));
-        }
-        Ok(entry.client.clone())
     }
 }
 

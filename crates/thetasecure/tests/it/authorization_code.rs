@@ -168,7 +168,7 @@ pub(crate) fn callback_query(location: &str) -> BTreeMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
-pub(crate) async fn token(server: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn token(server: &Api, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let response = server
         .http
         .post(server.url("/oauth2/token"))

@@ -46,16 +46,11 @@ async fn code(browser: &mut Browser, client_id: &str, changes: &[(&str, &str)]) 
     callback_query(&back)["code"].clone()
 }
 
+/// A token request that must succeed: its response.
 async fn token(server: &Api, form: &[(&str, &str)]) -> Value {
-    let response = server
-        .http
-        .post(server.url("/oauth2/token"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    let (status, body) = crate::authorization_code::token(server, form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
 }
 
 async fn redeem(server: &Api, client_id: &str, code: &str) -> Value {
@@ -73,15 +68,9 @@ async fn redeem(server: &Api, client_id: &str, code: &str) -> Value {
 }
 
 async fn refresh(server: &Api, client_id: &str, refresh_token: &str) -> Value {
-    token(
-        server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client_id),
-        ],
-    )
-    .await
+    let (status, body) = crate::refresh_token::refresh_as(server, client_id, refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
 }
 
 /// An ID token for the Desktop Agent, verified by [`verify_id_token_for`].

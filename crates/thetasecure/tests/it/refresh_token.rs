@@ -11,7 +11,11 @@ const DAY: i64 = 24 * 3600;
 const MOBILE: &str = "thetasecure-mobile-app";
 
 /// A refresh of `refresh_token` by the public client `client_id`.
-async fn refresh_as(server: &TestApp, client_id: &str, refresh_token: &str) -> (StatusCode, Value) {
+pub(crate) async fn refresh_as(
+    server: &Api,
+    client_id: &str,
+    refresh_token: &str,
+) -> (StatusCode, Value) {
     token(
         server,
         &[
