@@ -2,35 +2,71 @@
 //! two passes). Only for people's passwords; machine secrets use the keyed hash in
 //! `thetasecure_core::secret`.
 //!
-//! A hash takes tens of milliseconds of CPU and 19 MiB, so hashes run on the blocking
-//! pool, never on the async workers, and at most one per core at a time: a flood of
-//! sign-ins or user creations waits its turn instead of starving token requests or
-//! taking memory without bound.
+//! A hash takes tens of milliseconds of CPU and 19 MiB, so hashes run on a pool of
+//! their own, never on the async workers, at most one per core at a time and at a
+//! lower scheduling priority: a flood of sign-ins or user creations waits its turn
+//! instead of starving token requests or taking memory without bound.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use thetasecure_core::random;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::AdminError;
 use crate::error::InternalFailure;
 
+/// How much lower than the request workers the hashing threads run (a nice value).
+/// Under a sign-in flood the token path then keeps its core and its latency, and the
+/// hashes take whatever is left; with nothing else to do they run at full speed.
+pub const HASHING_NICENESS: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A pool of one thread per core that runs the hashes, at [`HASHING_NICENESS`]. Work
+/// beyond the pool waits in its queue, so at most one hash per core is in memory.
 pub struct PasswordHashing {
-    turns: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Default for PasswordHashing {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self {
-            turns: Arc::new(Semaphore::new(cores)),
-        }
+        Self::with_threads(cores)
     }
 }
 
 impl PasswordHashing {
+    /// A pool of `threads` hashing threads; they end when the pool is dropped.
+    pub fn with_threads(threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hash-{n}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let next = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
+        Self { jobs }
+    }
+
     /// The PHC string of `password`.
     pub async fn hash(&self, password: String) -> Result<String, AdminError> {
         self.run(move || hash(&password))
@@ -47,14 +83,33 @@ impl PasswordHashing {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AdminError> {
-        let _turn = self
-            .turns
-            .acquire()
-            .await
-            .map_err(|e| AdminError::Internal(Box::new(e)))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AdminError::Internal(Box::new(e)))
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                // A request dropped while queued (the client went away) costs no hash.
+                if !done.is_closed() {
+                    let _ = done.send(work());
+                }
+            }))
+            .map_err(|_| pool_gone())?;
+        result.await.map_err(|_| pool_gone())
+    }
+}
+
+fn pool_gone() -> AdminError {
+    AdminError::Internal(Box::new(InternalFailure(
+        "the password hashing threads have stopped".into(),
+    )))
+}
+
+/// Raising one's own nice value needs no privilege. Elsewhere than Linux (where a nice
+/// value is per thread) the hashes keep the default priority.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS)
+    {
+        tracing::warn!(error = %e, "could not lower the password hashing threads' priority");
     }
 }
 
@@ -124,9 +179,7 @@ mod tests {
     /// However many hashes are asked for at once, no more run than there are turns.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn no_more_hashes_run_at_once_than_there_are_cores() {
-        let hashing = Arc::new(PasswordHashing {
-            turns: Arc::new(Semaphore::new(2)),
-        });
+        let hashing = Arc::new(PasswordHashing::with_threads(2));
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..8)
@@ -148,6 +201,19 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_below_the_request_workers_priority() {
+        let hashing = PasswordHashing::with_threads(1);
+        let here = rustix::process::getpriority_process(None).unwrap();
+        let there = hashing
+            .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(there, (here + HASHING_NICENESS).min(19));
     }
 
     #[test]
