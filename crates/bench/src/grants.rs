@@ -2,8 +2,8 @@
 //! written straight into a migrated, bootstrapped store in one transaction: issuing
 //! 100,000 of them through the sign-in flow would take as long as the run, and a code
 //! lives 60 s. Each is issued to the Desktop Agent default client for the bootstrap
-//! `admin`, as a native app's sign-in would leave it (scope `openid offline_access`,
-//! PKCE S256, a loopback redirect), except that it expires in an hour. Prints one token
+//! `admin`, as a native app's sign-in would leave it (scope `openid offline_access` unless
+//! told otherwise, PKCE S256, a loopback redirect), except that it expires in an hour. Prints one token
 //! request body per line to `out`: each must be sent once.
 
 use std::fmt::Write as _;
@@ -17,7 +17,6 @@ use crate::store::Store;
 
 const CLIENT_ID: &str = "thetasecure-desktop-agent";
 const REDIRECT_URI: &str = "http://127.0.0.1:51000/callback";
-const SCOPE: &str = "openid offline_access";
 /// RFC 7636 Appendix B.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -75,7 +74,7 @@ struct Row {
 
 /// Binds one batch in `Kind::insert` order; a macro because the engines' builders differ.
 macro_rules! push_rows {
-    ($query:expr, $kind:expr, $batch:expr, $user:expr, $now:expr) => {
+    ($query:expr, $kind:expr, $batch:expr, $user:expr, $scope:expr, $now:expr) => {
         $query.push_values($batch, |mut row, r: &Row| {
             row.push_bind(r.hash.as_str());
             if matches!($kind, Kind::RefreshTokens) {
@@ -86,10 +85,10 @@ macro_rules! push_rows {
                 .push_bind(if matches!($kind, Kind::Codes) {
                     REDIRECT_URI
                 } else {
-                    SCOPE
+                    $scope
                 });
             if matches!($kind, Kind::Codes) {
-                row.push_bind(SCOPE).push_bind(CHALLENGE);
+                row.push_bind($scope).push_bind(CHALLENGE);
             }
             row.push_bind($now)
                 .push_bind($now)
@@ -101,6 +100,7 @@ macro_rules! push_rows {
 pub(crate) async fn run(
     database_url: &str,
     kind: Kind,
+    scope: &str,
     count: u32,
     out: &Path,
 ) -> anyhow::Result<()> {
@@ -125,7 +125,7 @@ pub(crate) async fn run(
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             for batch in rows.chunks(BATCH) {
                 let mut query = QueryBuilder::<Sqlite>::new(kind.insert());
-                push_rows!(query, kind, batch, user, now);
+                push_rows!(query, kind, batch, user, scope, now);
                 query.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -136,7 +136,7 @@ pub(crate) async fn run(
             let mut tx = pool.begin().await?;
             for batch in rows.chunks(BATCH) {
                 let mut query = QueryBuilder::<Postgres>::new(kind.insert());
-                push_rows!(query, kind, batch, user, now);
+                push_rows!(query, kind, batch, user, scope, now);
                 query.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;

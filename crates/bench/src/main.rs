@@ -76,6 +76,10 @@ enum Command {
         database_url: String,
         #[arg(long, value_enum)]
         kind: grants::Kind,
+        /// The scope granted: with `openid`, each redemption or rotation also signs an
+        /// ID token (RS256 by default).
+        #[arg(long, default_value = "openid offline_access")]
+        scope: String,
         #[arg(long, default_value_t = 100_000)]
         count: u32,
         /// File for the request bodies, one per line.
@@ -116,9 +120,10 @@ fn main() -> anyhow::Result<()> {
             Command::SeedGrants {
                 database_url,
                 kind,
+                scope,
                 count,
                 out,
-            } => grants::run(&database_url, kind, count, &out).await,
+            } => grants::run(&database_url, kind, &scope, count, &out).await,
         }
     })
 }
