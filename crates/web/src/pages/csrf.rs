@@ -56,6 +56,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` on a same-origin
+    // form post (Fetch: "serializing a request origin"); Fetch Metadata, which no page can
+    // set, then says where the form was.
+    if origin.as_bytes() == b"null" {
+        return headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes() == b"same-origin");
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin
         .to_str()
@@ -87,5 +95,15 @@ mod tests {
         assert!(!same_origin(&headers(Some("https://evil.example"))));
         assert!(!same_origin(&headers(Some("https://id.example"))));
         assert!(!same_origin(&headers(Some("null"))));
+    }
+
+    #[test]
+    fn a_null_origin_passes_only_when_fetch_metadata_says_same_origin() {
+        let mut same = headers(Some("null"));
+        same.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&same));
+        let mut cross = headers(Some("null"));
+        cross.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&cross));
     }
 }
