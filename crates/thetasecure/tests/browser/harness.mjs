@@ -5,6 +5,11 @@
 //
 // Run by crates/thetasecure/tests/it/browser.rs, which starts the server and sets the
 // THETASECURE_* variables read here; nothing is downloaded at test time.
+//
+// A new flow (the console's pages, say): a script beside this one using node:test, with
+// `const tab = await visit(browser)`, `tab.open(path)` or `tab.follow(() => click)`, then
+// `tab.checkPage('<name>', { status })` on every page it reaches and `tab.close()`; and a
+// `both_engines!` case in browser.rs that prepares the store and calls `run_script`.
 
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -52,7 +57,8 @@ export function launch() {
 /** A new browser context (its own cookies) and page, watched by a `Visit`. */
 export async function visit(browser, options = {}) {
   const context = await browser.newContext({ viewport: WIDE });
-  context.setDefaultTimeout(15_000);
+  // Generous: the whole test suite shares two cores with these pages.
+  context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   const tab = new Visit(context, page, options);
   await tab.routed;
