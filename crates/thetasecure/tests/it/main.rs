@@ -7,6 +7,7 @@ mod support;
 mod admin_auth;
 mod authorization_code;
 mod bootstrap;
+mod browser;
 mod change_feed;
 mod cli;
 mod client_address;
