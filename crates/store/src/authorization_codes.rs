@@ -44,13 +44,14 @@ impl AuthorizationCodes<'_> {
     ) -> Result<bool, StoreError> {
         dispatch!(
             self.store,
-            redeem(
-                code_hash,
-                now,
-                access_token_jti,
-                access_token_expires_at,
-                refresh
-            )
+            sqlite_only
+                | postgres_only::redeem(
+                    code_hash,
+                    now,
+                    access_token_jti,
+                    access_token_expires_at,
+                    refresh
+                )
         )
     }
     /// For a replayed code: revokes the refresh family its redemption started (every
@@ -130,6 +131,18 @@ struct Issued {
     refresh_family_id: Option<String>,
 }
 
+/// A redemption's compare-and-set: marks code `$1` redeemed at `$2` with what it
+/// issues, if it is unredeemed and unexpired. A concurrent redemption holds the row
+/// until it commits; this one then finds `redeemed_at` set and changes nothing.
+macro_rules! mark_redeemed {
+    () => {
+        "UPDATE authorization_codes
+         SET redeemed_at = $2, access_token_jti = $3, access_token_expires_at = $4,
+             refresh_family_id = $5
+         WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2"
+    };
+}
+
 for_each_engine! {
     pub(crate) async fn insert(db: &Db, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
         let _turn = db.turn_to_write().await?;
@@ -170,44 +183,6 @@ for_each_engine! {
         .await
         .map_err(error)?;
         row.map(CodeRow::into_record).transpose()
-    }
-
-    pub(crate) async fn redeem(
-        db: &Db,
-        code_hash: &str,
-        now: Timestamp,
-        access_token_jti: &str,
-        access_token_expires_at: Timestamp,
-        refresh: Option<&RefreshTokenRecord>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = begin_write(db).await?;
-        // A concurrent redemption holds the row until it commits; this one then finds
-        // `redeemed_at` set and changes nothing.
-        let won = sqlx::query(
-            "UPDATE authorization_codes
-             SET redeemed_at = $2, access_token_jti = $3, access_token_expires_at = $4,
-                 refresh_family_id = $5
-             WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
-        )
-        .bind(code_hash)
-        .bind(now.0)
-        .bind(access_token_jti)
-        .bind(access_token_expires_at.0)
-        .bind(refresh.map(|token| token.family_id.as_str()))
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?
-        .rows_affected()
-            == 1;
-        if !won {
-            rollback(tx).await?;
-            return Ok(false);
-        }
-        if let Some(token) = refresh {
-            refresh_tokens::insert_in(&mut tx, token).await?;
-        }
-        commit(tx).await?;
-        Ok(true)
     }
 
     pub(crate) async fn revoke_grants(
@@ -261,5 +236,96 @@ for_each_engine! {
             now.0,
         )
         .await
+    }
+}
+
+/// Redemption on SQLite: the compare-and-set and the refresh token's insert in the write
+/// transaction; statements are local calls, so there are no round trips to save.
+pub(crate) mod sqlite_only {
+    use super::*;
+    use crate::engine::sqlite::*;
+
+    pub(crate) async fn redeem(
+        db: &Db,
+        code_hash: &str,
+        now: Timestamp,
+        access_token_jti: &str,
+        access_token_expires_at: Timestamp,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(db).await?;
+        let won = sqlx::query(mark_redeemed!())
+            .bind(code_hash)
+            .bind(now.0)
+            .bind(access_token_jti)
+            .bind(access_token_expires_at.0)
+            .bind(refresh.map(|token| token.family_id.as_str()))
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?
+            .rows_affected()
+            == 1;
+        if !won {
+            rollback(tx).await?;
+            return Ok(false);
+        }
+        if let Some(token) = refresh {
+            refresh_tokens::insert_in(&mut tx, token).await?;
+        }
+        commit(tx).await?;
+        Ok(true)
+    }
+}
+
+/// Redemption on PostgreSQL: one statement, one round trip instead of four (BEGIN,
+/// UPDATE, INSERT, COMMIT). With a refresh token, a data-modifying CTE whose insert
+/// reads the compare-and-set's row, so it happens only for the winner; atomic and
+/// durable like a transaction.
+pub(crate) mod postgres_only {
+    use super::*;
+    use crate::engine::postgres::*;
+    use crate::refresh_tokens::{bind_refresh, refresh_columns};
+
+    const REDEEM_WITH_REFRESH: &str = concat!(
+        "WITH redeemed AS (",
+        mark_redeemed!(),
+        " RETURNING 1), issued AS (INSERT INTO refresh_tokens (",
+        refresh_columns!(),
+        ") SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM redeemed)",
+        " SELECT count(*) FROM redeemed"
+    );
+
+    pub(crate) async fn redeem(
+        db: &Db,
+        code_hash: &str,
+        now: Timestamp,
+        access_token_jti: &str,
+        access_token_expires_at: Timestamp,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> Result<bool, StoreError> {
+        let family_id = refresh.map(|token| token.family_id.as_str());
+        let Some(token) = refresh else {
+            let redeemed = sqlx::query(mark_redeemed!())
+                .bind(code_hash)
+                .bind(now.0)
+                .bind(access_token_jti)
+                .bind(access_token_expires_at.0)
+                .bind(family_id)
+                .execute(&db.pool)
+                .await
+                .map_err(error)?;
+            return Ok(redeemed.rows_affected() == 1);
+        };
+        let query = sqlx::query_scalar(REDEEM_WITH_REFRESH)
+            .bind(code_hash)
+            .bind(now.0)
+            .bind(access_token_jti)
+            .bind(access_token_expires_at.0)
+            .bind(family_id);
+        let redeemed: i64 = bind_refresh!(query, token)
+            .fetch_one(&db.pool)
+            .await
+            .map_err(|e| or_missing(e, error))?;
+        Ok(redeemed == 1)
     }
 }

@@ -44,7 +44,10 @@ impl RefreshTokens<'_> {
         now: Timestamp,
         new: &RefreshTokenRecord,
     ) -> Result<Rotation, StoreError> {
-        dispatch!(self.store, rotate(old_hash, now, new))
+        dispatch!(
+            self.store,
+            sqlite_only | postgres_only::rotate(old_hash, now, new)
+        )
     }
     /// A retry within the reuse grace window (SPEC 5): `old_hash` was rotated to
     /// `successor_hash`, unused since. In one transaction the successor is retired
@@ -199,6 +202,29 @@ macro_rules! refresh_columns {
          access_token_expires_at, successor_hash"
     };
 }
+pub(crate) use refresh_columns;
+
+/// Binds every column of `refresh_columns!`, in its order.
+macro_rules! bind_refresh {
+    ($query:expr, $token:expr) => {
+        $query
+            .bind(&$token.token_hash)
+            .bind(&$token.family_id)
+            .bind($token.client_id.as_str())
+            .bind(&$token.user_id)
+            .bind(&$token.scope)
+            .bind($token.auth_time.0)
+            .bind(&$token.session_id_hash)
+            .bind($token.created_at.0)
+            .bind($token.expires_at.0)
+            .bind($token.rotated_at.map(|t| t.0))
+            .bind($token.revoked_at.map(|t| t.0))
+            .bind(&$token.access_token_jti)
+            .bind($token.access_token_expires_at.map(|t| t.0))
+            .bind(&$token.successor_hash)
+    };
+}
+pub(crate) use bind_refresh;
 
 #[derive(sqlx::FromRow)]
 struct RefreshTokenRow {
@@ -249,28 +275,26 @@ fn refused(token: Option<RefreshTokenRecord>) -> Rotation {
     }
 }
 
+/// A rotation's compare-and-set: retires `$1` at `$2` in favour of `$3` if it is live.
+/// A concurrent rotation holds the row until it commits; this one then finds
+/// `rotated_at` set and changes nothing.
+macro_rules! retire_for_successor {
+    () => {
+        "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3
+         WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
+           AND expires_at > $2"
+    };
+}
+
 for_each_engine! {
     /// In the caller's transaction: a rotation, or the code redemption that starts a family.
     pub(crate) async fn insert_in(conn: &mut Conn, token: &RefreshTokenRecord) -> Result<(), StoreError> {
-        sqlx::query(concat!(
+        let insert = sqlx::query(concat!(
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(&token.token_hash)
-        .bind(&token.family_id)
-        .bind(token.client_id.as_str())
-        .bind(&token.user_id)
-        .bind(&token.scope)
-        .bind(token.auth_time.0)
-        .bind(&token.session_id_hash)
-        .bind(token.created_at.0)
-        .bind(token.expires_at.0)
-        .bind(token.rotated_at.map(|t| t.0))
-        .bind(token.revoked_at.map(|t| t.0))
-        .bind(&token.access_token_jti)
-        .bind(token.access_token_expires_at.map(|t| t.0))
-        .bind(&token.successor_hash)
+        ));
+        bind_refresh!(insert, token)
         .execute(conn)
         .await
         .map_err(|e| or_missing(e, error))?;
@@ -289,7 +313,7 @@ for_each_engine! {
         audit::finish(tx, entry).await
     }
 
-    async fn get_on(conn: &mut Conn, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+    pub(crate) async fn get_on(conn: &mut Conn, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
         let row: Option<RefreshTokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             refresh_columns!(),
@@ -305,38 +329,6 @@ for_each_engine! {
     pub(crate) async fn get(db: &Db, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
         let mut conn = db.pool.acquire().await.map_err(error)?;
         get_on(&mut conn, token_hash).await
-    }
-
-    pub(crate) async fn rotate(
-        db: &Db,
-        old_hash: &str,
-        now: Timestamp,
-        new: &RefreshTokenRecord,
-    ) -> Result<Rotation, StoreError> {
-        let mut tx = begin_write(db).await?;
-        // A concurrent rotation holds the row until it commits; this one then finds
-        // `rotated_at` set and changes nothing.
-        let won = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3
-             WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
-               AND expires_at > $2",
-        )
-        .bind(old_hash)
-        .bind(now.0)
-        .bind(&new.token_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?
-        .rows_affected()
-            == 1;
-        if won {
-            insert_in(&mut tx, new).await?;
-            commit(tx).await?;
-            return Ok(Rotation::Rotated);
-        }
-        let old = get_on(&mut tx, old_hash).await?;
-        rollback(tx).await?;
-        Ok(refused(old))
     }
 
     pub(crate) async fn replace_successor(
@@ -498,5 +490,77 @@ for_each_engine! {
 
     pub(crate) async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, StoreError> {
         expiry::purge(db, "DELETE FROM refresh_tokens WHERE expires_at <= $1", now.0).await
+    }
+}
+
+/// Rotation on SQLite: the compare-and-set and the successor's insert in the write
+/// transaction; statements are local calls, so there are no round trips to save.
+pub(crate) mod sqlite_only {
+    use super::sqlite::{get_on, insert_in};
+    use super::*;
+    use crate::engine::sqlite::*;
+
+    pub(crate) async fn rotate(
+        db: &Db,
+        old_hash: &str,
+        now: Timestamp,
+        new: &RefreshTokenRecord,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = begin_write(db).await?;
+        let won = sqlx::query(retire_for_successor!())
+            .bind(old_hash)
+            .bind(now.0)
+            .bind(&new.token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?
+            .rows_affected()
+            == 1;
+        if won {
+            insert_in(&mut tx, new).await?;
+            commit(tx).await?;
+            return Ok(Rotation::Rotated);
+        }
+        let old = get_on(&mut tx, old_hash).await?;
+        rollback(tx).await?;
+        Ok(refused(old))
+    }
+}
+
+/// Rotation on PostgreSQL: the compare-and-set and the successor's insert as one
+/// statement (a data-modifying CTE, atomic and durable like a transaction), one round
+/// trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). The insert reads the
+/// compare-and-set's row, so it happens only for the winner.
+pub(crate) mod postgres_only {
+    use super::*;
+    use crate::engine::postgres::*;
+
+    const ROTATE: &str = concat!(
+        "WITH retired AS (",
+        retire_for_successor!(),
+        " RETURNING 1), successor AS (INSERT INTO refresh_tokens (",
+        refresh_columns!(),
+        ") SELECT $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM retired)",
+        " SELECT count(*) FROM retired"
+    );
+
+    pub(crate) async fn rotate(
+        db: &Db,
+        old_hash: &str,
+        now: Timestamp,
+        new: &RefreshTokenRecord,
+    ) -> Result<Rotation, StoreError> {
+        let query = sqlx::query_scalar(ROTATE)
+            .bind(old_hash)
+            .bind(now.0)
+            .bind(&new.token_hash);
+        let won: i64 = bind_refresh!(query, new)
+            .fetch_one(&db.pool)
+            .await
+            .map_err(|e| or_missing(e, error))?;
+        if won == 1 {
+            return Ok(Rotation::Rotated);
+        }
+        Ok(refused(super::postgres::get(db, old_hash).await?))
     }
 }
