@@ -141,6 +141,26 @@
     if (added) announce(list, 'Added.');
   }
 
+  // Tab and Shift+Tab go round the open dialog's controls rather than out to the
+  // browser's own (showModal already makes the page behind inert).
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Tab') return;
+    const dialog = document.querySelector('dialog[open]');
+    if (!dialog) return;
+    const focusable = Array.from(dialog.querySelectorAll('a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled])'))
+      .filter(function (el) { return el.offsetParent !== null; });
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
   // Enter in an Add field adds, as the button beside it does.
   document.addEventListener('keydown', function (event) {
     const target = event.target;
