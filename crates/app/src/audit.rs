@@ -15,6 +15,11 @@ impl Actor {
         Self(format!("client:{client_id}"))
     }
 
+    /// An administrator signed in to the console.
+    pub fn user(username: &str) -> Self {
+        Self(format!("user:{username}"))
+    }
+
     pub fn cli() -> Self {
         Self("cli".into())
     }
@@ -47,6 +52,14 @@ pub(crate) fn entry(
     }
 }
 
+/// Which events a listing keeps, as the caller wrote them; empty means any.
+#[derive(Debug, Default, Clone)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+}
+
 pub struct AuditPage {
     pub items: Vec<thetasecure_store::AuditEvent>,
     pub next_cursor: Option<String>,
@@ -56,9 +69,23 @@ impl crate::App {
     /// Newest first; `cursor` is the `next_cursor` of the previous page.
     pub async fn list_audit_events(
         &self,
+        query: &AuditQuery,
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<AuditPage, crate::AdminError> {
+        // A term is compared as given, trimmed; one no event can hold is a 400.
+        let term = |name: &'static str, raw: &Option<String>| {
+            raw.as_deref()
+                .map(str::trim)
+                .filter(|raw| !raw.is_empty())
+                .map(|raw| thetasecure_core::text::IDENTIFIER.normalise(name, raw))
+                .transpose()
+        };
+        let filter = thetasecure_store::AuditFilter {
+            actor: term("actor", &query.actor)?,
+            action: term("action", &query.action)?,
+            target_id: term("target", &query.target_id)?,
+        };
         let limit = crate::paging::page_size(limit)?;
         // Cursors are event ids, which this server writes as canonical UUIDs; anything
         // else is refused here rather than compared in the store.
@@ -72,7 +99,7 @@ impl crate::App {
         let mut items = self
             .store()
             .audit()
-            .list(cursor, limit + 1)
+            .list(&filter, cursor, limit + 1)
             .await
             .map_err(|e| crate::AdminError::from_store(e, "audit event"))?;
         let next_cursor = if items.len() > limit as usize {

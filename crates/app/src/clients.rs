@@ -45,6 +45,55 @@ pub struct ClientListing {
     pub next_cursor: Option<String>,
 }
 
+/// The fields an update changes, as they were and as they are now, by their RFC 7591
+/// names, for the audit log to show (client metadata holds no secret).
+fn changed_values(
+    before: &ClientMetadata,
+    after: &ClientMetadata,
+) -> (serde_json::Value, serde_json::Value) {
+    fn values(metadata: &ClientMetadata) -> serde_json::Map<String, serde_json::Value> {
+        fn uris(uris: &[thetasecure_core::redirect_uri::RedirectUri]) -> serde_json::Value {
+            uris.iter().map(|uri| json!(uri.as_str())).collect()
+        }
+        let mut map = serde_json::Map::new();
+        let mut put = |name: &str, value: serde_json::Value| {
+            map.insert(name.to_owned(), value);
+        };
+        put("client_name", json!(metadata.client_name));
+        put("description", json!(metadata.description));
+        put("redirect_uris", uris(&metadata.redirect_uris));
+        put(
+            "post_logout_redirect_uris",
+            uris(&metadata.post_logout_redirect_uris),
+        );
+        put("grant_types", json!(metadata.grant_types));
+        put("response_types", json!(metadata.response_types));
+        put("scope", json!(metadata.scope.to_string()));
+        put(
+            "token_endpoint_auth_method",
+            json!(metadata.token_endpoint_auth_method),
+        );
+        put("require_user_consent", json!(metadata.require_user_consent));
+        put(
+            "access_token_ttl_seconds",
+            json!(metadata.access_token_ttl_seconds),
+        );
+        put("status", json!(metadata.status));
+        map
+    }
+    let (mut old, mut new) = (values(before), values(after));
+    let unchanged: Vec<String> = old
+        .iter()
+        .filter(|(name, value)| new.get(name.as_str()) == Some(value))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in unchanged {
+        old.remove(&name);
+        new.remove(&name);
+    }
+    (old.into(), new.into())
+}
+
 impl App {
     pub async fn create_client(
         &self,
@@ -194,6 +243,7 @@ impl App {
             )));
         }
         self.check_password_grant(&metadata, Some(&current.metadata))?;
+        let (before, after) = changed_values(&current.metadata, &metadata);
         let now = self.clock().now();
         let disabling = current.is_active() && metadata.status == ClientStatus::Disabled;
         let updated = Client {
@@ -213,7 +263,7 @@ impl App {
             "client.updated",
             "client",
             client_id,
-            json!({"fields": changed, "force": force}),
+            json!({"fields": changed, "force": force, "before": before, "after": after}),
         );
         self.store()
             .clients()

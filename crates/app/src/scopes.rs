@@ -110,6 +110,7 @@ impl App {
             Some(raw) => normalised_description(&raw)?,
             None => return Err(invalid("description is required")),
         };
+        let current = self.get_scope(name).await?;
         let now = self.clock().now();
         let entry = audit::entry(
             actor,
@@ -117,7 +118,7 @@ impl App {
             "scope.updated",
             "scope",
             name,
-            json!({"fields": ["description"]}),
+            json!({"fields": ["description"], "before": {"description": current.description}, "after": {"description": description}}),
         );
         self.store()
             .scopes()

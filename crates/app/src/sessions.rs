@@ -4,6 +4,7 @@
 
 use thetasecure_core::Timestamp;
 use thetasecure_core::opaque::{OpaqueKind, OpaqueToken, hash_of};
+use thetasecure_core::secret::PlainSecret;
 use thetasecure_core::user::User;
 use thetasecure_store::SessionRecord;
 
@@ -13,6 +14,10 @@ use crate::{AdminError, App};
 pub const SESSION_IDLE_SECONDS: i64 = 30 * 60;
 /// However active, a session ends this long after sign-in (ASVS 3.3.4).
 pub const SESSION_ABSOLUTE_SECONDS: i64 = 12 * 3600;
+
+/// How long a secret just created or rotated waits, sealed, for the one page that shows
+/// it: long enough for the redirect after the form, short enough not to linger.
+pub const SECRET_FLASH_SECONDS: i64 = 5 * 60;
 
 /// A live session and its user.
 #[derive(Debug, Clone)]
@@ -91,5 +96,63 @@ impl App {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+}
+
+/// Where a client's secret waits for its session, and what the sealing is bound to.
+fn secret_flash(session: &SignedIn, client_id: &str) -> (String, String) {
+    let subject = format!("client_secret:{client_id}");
+    let context = format!(
+        "thetasecure console flash v1\0{}\0{subject}",
+        session.session_hash
+    );
+    (subject, context)
+}
+
+impl App {
+    /// Keeps a secret just issued for this session's next view of the client, sealed
+    /// under the server key (the store never holds it in the clear): the console shows a
+    /// secret on the page after the form, once, and a reload must not show it again.
+    pub async fn hold_secret_for_session(
+        &self,
+        session: &SignedIn,
+        client_id: &str,
+        secret: &PlainSecret,
+    ) -> Result<(), AdminError> {
+        let (subject, context) = secret_flash(session, client_id);
+        let sealed = self.0.server_key.seal(&context, secret.expose().as_bytes());
+        let expires_at = self.clock().now().plus_seconds(SECRET_FLASH_SECONDS);
+        self.store()
+            .sessions()
+            .put_flash(&session.session_hash, &subject, &sealed, expires_at)
+            .await
+            .map_err(store_error)
+    }
+
+    /// The secret held for this session and client, removed as it is read: whoever asks
+    /// next gets none.
+    pub async fn take_secret_for_session(
+        &self,
+        session: &SignedIn,
+        client_id: &str,
+    ) -> Result<Option<PlainSecret>, AdminError> {
+        let (subject, context) = secret_flash(session, client_id);
+        let Some(sealed) = self
+            .store()
+            .sessions()
+            .take_flash(&session.session_hash, &subject, self.clock().now())
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let opened = self
+            .0
+            .server_key
+            .open(&context, &sealed)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        // Not ours to open (another server key): as good as none; it is gone either way.
+        Ok(opened.map(PlainSecret::new))
     }
 }

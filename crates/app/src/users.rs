@@ -34,6 +34,32 @@ fn store_error(error: thetasecure_store::StoreError) -> AdminError {
     AdminError::from_store(error, "user")
 }
 
+/// The profile fields an update changes, as they were and are now, for the audit log
+/// (the password is named in `fields` only, never shown).
+fn changed_profile(
+    before: &thetasecure_core::user::UserProfile,
+    after: &thetasecure_core::user::UserProfile,
+) -> (serde_json::Value, serde_json::Value) {
+    let values = |p: &thetasecure_core::user::UserProfile| {
+        [
+            ("username", json!(p.username)),
+            ("email", json!(p.email)),
+            ("display_name", json!(p.display_name)),
+            ("status", json!(p.status.as_str())),
+            ("is_admin", json!(p.is_admin)),
+        ]
+    };
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    for ((name, was), (_, now)) in values(before).into_iter().zip(values(after)) {
+        if was != now {
+            old.insert(name.to_owned(), was);
+            new.insert(name.to_owned(), now);
+        }
+    }
+    (old.into(), new.into())
+}
+
 impl App {
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User, AdminError> {
         let (profile, password) = validate_new_user(new)?;
@@ -148,6 +174,7 @@ impl App {
             Some(password) => Some(self.password_hashing().hash(password).await?),
             None => None,
         };
+        let (before, after) = changed_profile(&current.profile, &profile);
         let now = self.clock().now();
         let updated = User {
             profile,
@@ -160,7 +187,7 @@ impl App {
             "user.updated",
             "user",
             id,
-            json!({"fields": changed}),
+            json!({"fields": changed, "before": before, "after": after}),
         );
         self.store()
             .users()

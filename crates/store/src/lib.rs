@@ -48,7 +48,7 @@ pub mod testing;
 mod tokens;
 mod users;
 
-pub use audit::AuditLog;
+pub use audit::{AuditFilter, AuditLog};
 pub use authorization_codes::AuthorizationCodes;
 pub use bootstrap::Bootstrap;
 pub use changes::listener::FeedEvent;

@@ -52,6 +52,27 @@ impl Sessions<'_> {
     ) -> Result<u64, StoreError> {
         dispatch!(self.store, revoke_for_user(user_id, at, audit))
     }
+    /// Keeps `sealed` for the session to read once under `subject`, replacing what it
+    /// held there. NotFound if the session does not exist.
+    pub async fn put_flash(
+        &self,
+        id_hash: &str,
+        subject: &str,
+        sealed: &[u8],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.store, put_flash(id_hash, subject, sealed, expires_at))
+    }
+    /// What the session holds under `subject`, deleted in the same statement, so only
+    /// one read ever gets it; none once it has expired at `now`.
+    pub async fn take_flash(
+        &self,
+        id_hash: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self.store, take_flash(id_hash, subject, now))
+    }
     /// Deletes the sessions expired or revoked by `now`; returns how many.
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         dispatch!(self.store, purge_expired(now))
@@ -198,6 +219,49 @@ for_each_engine! {
         .map_err(error)?;
         audit::finish(tx, entry).await?;
         Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn put_flash(
+        db: &Db,
+        id_hash: &str,
+        subject: &str,
+        sealed: &[u8],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _turn = db.turn_to_write().await?;
+        sqlx::query(
+            "INSERT INTO session_flashes (session_hash, subject, sealed, expires_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (session_hash, subject)
+             DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at",
+        )
+        .bind(id_hash)
+        .bind(subject)
+        .bind(sealed)
+        .bind(expires_at.0)
+        .execute(&db.pool)
+        .await
+        .map_err(|e| or_missing(e, error))?;
+        Ok(())
+    }
+
+    pub(crate) async fn take_flash(
+        db: &Db,
+        id_hash: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let _turn = db.turn_to_write().await?;
+        let taken: Option<(Vec<u8>, i64)> = sqlx::query_as(
+            "DELETE FROM session_flashes WHERE session_hash = $1 AND subject = $2
+             RETURNING sealed, expires_at",
+        )
+        .bind(id_hash)
+        .bind(subject)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(error)?;
+        Ok(taken.and_then(|(sealed, expires_at)| (expires_at > now.0).then_some(sealed)))
     }
 
     /// The idle expiry is clamped to the absolute one, so it alone tells expiry.

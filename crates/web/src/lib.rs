@@ -40,7 +40,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// out; serve them with [`admin_router`] on their own listener.
 pub fn router(app: App, metrics: Metrics, admin_separate: bool) -> HttpService {
     let mut routes = oauth::routes()
-        .merge(pages::routes())
+        .merge(pages::routes(!admin_separate))
         .merge(ops::public_routes());
     if !admin_separate {
         routes = routes
@@ -50,10 +50,11 @@ pub fn router(app: App, metrics: Metrics, admin_separate: bool) -> HttpService {
     HttpService::new(routes.with_state(app))
 }
 
-/// The admin API and `/metrics`, for `--admin-listen`.
+/// The admin API, the console (with its sign-in page) and `/metrics`, for `--admin-listen`.
 pub fn admin_router(app: App, metrics: Metrics) -> HttpService {
     HttpService::new(
         admin::routes()
+            .merge(pages::admin_routes())
             .merge(ops::admin_routes(metrics))
             .with_state(app),
     )

@@ -6,7 +6,8 @@ use crate::support::*;
 conformance!(
     sessions_create_get_touch_and_revoke,
     sessions_listed_revoked_per_user_and_purged,
-    sessions_go_with_their_user
+    sessions_go_with_their_user,
+    flashes_are_read_once_per_session
 );
 
 /// A session of `user_id` from `created_at`: idle for 30 min, at most 8 h.
@@ -179,4 +180,64 @@ async fn sessions_go_with_their_user(env: Env) {
         .unwrap();
     assert_eq!(sessions.get("a").await.unwrap(), None);
     assert!(sessions.get("b").await.unwrap().is_some());
+}
+
+async fn flashes_are_read_once_per_session(env: Env) {
+    create_user(&env.store, "u-1", "alice").await;
+    let sessions = env.store.sessions();
+    sessions.create(&session("s1", "u-1", NOW)).await.unwrap();
+    sessions.create(&session("s2", "u-1", NOW)).await.unwrap();
+    assert_eq!(
+        sessions
+            .put_flash("nobody", "client:x", b"x", at(300))
+            .await
+            .unwrap_err(),
+        StoreError::NotFound,
+        "no such session"
+    );
+    sessions
+        .put_flash("s1", "client:x", b"first", at(300))
+        .await
+        .unwrap();
+    sessions
+        .put_flash("s1", "client:x", b"second", at(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.take_flash("s2", "client:x", NOW).await.unwrap(),
+        None,
+        "another session's"
+    );
+    assert_eq!(
+        sessions.take_flash("s1", "client:y", NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        sessions.take_flash("s1", "client:x", NOW).await.unwrap(),
+        Some(b"second".to_vec()),
+        "the last one kept"
+    );
+    assert_eq!(
+        sessions.take_flash("s1", "client:x", NOW).await.unwrap(),
+        None,
+        "read once"
+    );
+
+    sessions
+        .put_flash("s1", "client:x", b"late", at(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions
+            .take_flash("s1", "client:x", at(300))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        sessions.take_flash("s1", "client:x", NOW).await.unwrap(),
+        None,
+        "and gone"
+    );
 }

@@ -191,7 +191,7 @@ pub fn key(kid: &str, alg: &str, created_at: Timestamp) -> SigningKeyRecord {
 pub async fn audit_actions(store: &Store) -> Vec<String> {
     store
         .audit()
-        .list(None, 1000)
+        .list(&thetasecure_store::AuditFilter::default(), None, 1000)
         .await
         .unwrap()
         .into_iter()

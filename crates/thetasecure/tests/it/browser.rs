@@ -221,4 +221,21 @@ both_engines! {
         let sessions = of_the_admin(&server, "sessions").await;
         assert_eq!(sessions["items"].as_array().unwrap().len(), 0, "{sessions}");
     }
+
+    async fn the_console_in_chromium(server: TestApp) {
+        if !browser_available() {
+            return;
+        }
+        let (status, created) = server.admin(Method::POST, "/api/v1/users", Some(json!({
+            "username": "grace", "password": "not an admin password", "display_name": "Grace",
+        }))).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+        run_script(&server, "console.mjs", &[
+            ("THETASECURE_USER_USERNAME", "grace"),
+            ("THETASECURE_USER_PASSWORD", "not an admin password"),
+        ]).await;
+        // The store's side: what the page did was done by the admin.
+        let (_, events) = server.admin(Method::GET, "/api/v1/audit-events?actor=user:admin&action=client.deleted", None).await;
+        assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+    }
 }

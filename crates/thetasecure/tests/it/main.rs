@@ -13,6 +13,7 @@ mod cli;
 mod client_address;
 mod client_metadata;
 mod clients_api;
+mod console;
 mod discovery;
 mod json_bodies;
 mod lifecycle;

@@ -4,6 +4,7 @@
 //! no inline script, no framing, no referrer, no caching.
 
 mod authorize;
+mod console;
 mod csrf;
 mod login;
 mod logout;
@@ -21,17 +22,34 @@ use thetasecure_app::App;
 
 use crate::extract::{Params, body_bytes, has_media_type};
 
-pub fn routes() -> Router<App> {
-    Router::new()
+/// The pages of the public listener; with `with_console`, the console too (unless
+/// `--admin-listen` moves it to [`admin_routes`]).
+pub fn routes(with_console: bool) -> Router<App> {
+    let mut routes = Router::new()
         .route(
             "/oauth2/authorize",
             get(authorize::show).post(authorize::submit),
         )
         .route("/consent", post(authorize::consent))
+        .merge(sign_in_routes());
+    if with_console {
+        routes = routes.merge(console::routes());
+    }
+    routes.layer(middleware::from_fn(page_headers))
+}
+
+/// The console for the admin listener, with the sign-in it needs.
+pub fn admin_routes() -> Router<App> {
+    sign_in_routes()
+        .merge(console::routes())
+        .layer(middleware::from_fn(page_headers))
+}
+
+fn sign_in_routes() -> Router<App> {
+    Router::new()
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/assets/{file}", get(asset))
-        .layer(middleware::from_fn(page_headers))
 }
 
 /// `form-action` is left out on purpose: browsers apply it to the redirects that follow a
@@ -75,6 +93,8 @@ async fn asset(Path(file): Path<String>) -> Response {
                 "text/css; charset=utf-8"
             } else if file.ends_with(".js") {
                 "text/javascript; charset=utf-8"
+            } else if file.ends_with(".txt") {
+                "text/plain; charset=utf-8"
             } else {
                 "application/octet-stream"
             };
