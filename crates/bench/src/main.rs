@@ -10,8 +10,9 @@
 //!   for client creation.
 //! - `verify`: one Argon2id password verification per `POST /`, as ThetaSecure's
 //!   sign-in verifies: the floor of any sign-in.
-//! - `seed`: bulk-inserts clients straight into a migrated ThetaSecure store, for the
-//!   admin search scenario.
+//! - `seed`: bulk-inserts clients straight into a ThetaSecure store, for the admin
+//!   search, console and scaling scenarios; optionally the first K of them with a secret
+//!   each (hashed as the server hashes them), their Basic credentials written to a file.
 //! - `seed-grants`: bulk-inserts authorization codes or refresh tokens and writes the
 //!   token requests that redeem or rotate each once.
 
@@ -94,6 +95,21 @@ enum Command {
         /// Number of clients to insert.
         #[arg(long, default_value_t = 100_000)]
         count: u32,
+        /// Give the first K clients (the newest) one active secret each, so each can get
+        /// tokens with client_credentials.
+        #[arg(long, default_value_t = 0)]
+        credentials: u32,
+        /// The server key the secrets are hashed under: the server's `secret.key` in its
+        /// data directory (or a file holding THETASECURE_SECRET_KEY's value).
+        #[arg(long)]
+        server_key_file: Option<std::path::PathBuf>,
+        /// File for the K clients' HTTP Basic credentials, `base64(client_id:secret)`,
+        /// one per line.
+        #[arg(long)]
+        credentials_out: Option<std::path::PathBuf>,
+        /// Apply ThetaSecure's migrations first, for a store no server has opened.
+        #[arg(long)]
+        migrate: bool,
     },
 }
 
@@ -116,7 +132,20 @@ fn main() -> anyhow::Result<()> {
             Command::Seed {
                 database_url,
                 count,
-            } => seed::run(&database_url, count).await,
+                credentials,
+                server_key_file,
+                credentials_out,
+                migrate,
+            } => {
+                let plan = seed::Plan {
+                    count,
+                    credentials,
+                    server_key_file,
+                    credentials_out,
+                    migrate,
+                };
+                seed::run(&database_url, &plan).await
+            }
             Command::SeedGrants {
                 database_url,
                 kind,
