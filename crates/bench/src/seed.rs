@@ -296,7 +296,8 @@ async fn seed_sqlite(
         .await?;
     let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     for batch in client_batches(count, BATCH, seed, now_ms) {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("INSERT INTO clients ({COLUMN_LIST}) "));
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("INSERT INTO clients ({COLUMN_LIST}) "));
         push_client_rows!(query, batch);
         query.build().execute(&mut *tx).await?;
     }
@@ -335,7 +336,8 @@ async fn seed_postgres(
     .fetch_all(&mut *tx)
     .await?;
     for (name, _) in &indexes {
-        sqlx::query(&format!("DROP INDEX \"{name}\""))
+        // Names and definitions read from the catalog just above, not from any input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
             .execute(&mut *tx)
             .await?;
     }
@@ -357,7 +359,9 @@ async fn seed_postgres(
         .execute(&mut *tx)
         .await?;
     for (_, definition) in &indexes {
-        sqlx::query(definition).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(definition.as_str()))
+            .execute(&mut *tx)
+            .await?;
     }
     for batch in secrets.chunks(SECRET_BATCH) {
         let mut query = QueryBuilder::<Postgres>::new(SECRET_INSERT);
@@ -367,7 +371,9 @@ async fn seed_postgres(
     tx.commit().await?;
     // Settled before the server starts: statistics, and a visibility map so that
     // autovacuum has nothing left to do on a million fresh rows during the measurement.
-    sqlx::query("VACUUM (ANALYZE) clients").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) clients")
+        .execute(pool)
+        .await?;
     sqlx::query("VACUUM (ANALYZE) client_secrets")
         .execute(pool)
         .await?;
@@ -402,7 +408,9 @@ mod tests {
     fn basic_credential_decodes_to_id_colon_secret() {
         let id = client_id(3, 5);
         let secret = client_secret(3, 5);
-        let decoded = BASE64.decode(basic_credential(&id, &secret).as_bytes()).unwrap();
+        let decoded = BASE64
+            .decode(basic_credential(&id, &secret).as_bytes())
+            .unwrap();
         assert_eq!(
             String::from_utf8(decoded).unwrap(),
             format!("{id}:{}", secret.expose())
@@ -483,13 +491,21 @@ mod tests {
                 &thetasecure_core::secret::SecretHash::from_bytes(hash)
             ));
         }
-        // Found by the search index the triggers keep.
-        let found: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM client_search WHERE client_search MATCH '\"000042\"'",
+        // In the search index the triggers keep (trigrams, no positions: `"000" AND …`).
+        let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_search_keys")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(indexed, 1_203);
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT c.client_name FROM clients c JOIN client_search_keys k USING (client_id)
+             WHERE k.id IN (SELECT rowid FROM client_search
+                            WHERE client_search MATCH '\"000\" AND \"004\" AND \"042\"')
+               AND instr(c.search_text, '000042') > 0",
         )
-        .fetch_one(&pool)
+        .fetch_all(&pool)
         .await
         .unwrap();
-        assert_eq!(found, 1);
+        assert_eq!(found, ["Bench client 000042"]);
     }
 }
