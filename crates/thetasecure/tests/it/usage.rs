@@ -91,7 +91,8 @@ both_engines! {
         let admin_token = server.admin_token().await;
         server.introspect((&id, &secret), &admin_token).await;
         server.flush_notes().await;
-        let shown = usage(&server.second_instance().await, &id).await;
+        let other = server.second_instance().await;
+        let shown = usage(&other, &id).await;
         assert_eq!(shown["tokens_issued_total"], 0);
         assert_eq!(shown["last_authenticated_at"], server.now().to_rfc3339().as_str());
     }
