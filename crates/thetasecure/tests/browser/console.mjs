@@ -291,6 +291,16 @@ test('the details panel: when the client last authenticated, and its tokens per 
   assert.equal(await usage.getByRole('img', { name: /Tokens issued per day/ }).count(), 1);
   await usage.scrollIntoViewIfNeeded();
   await tab.checkPage('console-client-details');
+  // The bars take the theme's colours: dark mode too.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await usage.scrollIntoViewIfNeeded();
+  await tab.checkPage('console-client-usage-dark');
+  // At 390 px the chart fits the screen, its 30 bars squeezed, not cut.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await usage.scrollIntoViewIfNeeded();
+  const box = await usage.locator('svg').boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 390, `the chart spans ${box.x}..${box.x + box.width}`);
+  if (process.env.USAGE_PEEK) await page.screenshot({ path: process.env.USAGE_PEEK });
   await tab.close();
 });
 
