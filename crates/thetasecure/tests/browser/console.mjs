@@ -300,7 +300,6 @@ test('the details panel: when the client last authenticated, and its tokens per 
   await usage.scrollIntoViewIfNeeded();
   const box = await usage.locator('svg').boundingBox();
   assert.ok(box.x >= 0 && box.x + box.width <= 390, `the chart spans ${box.x}..${box.x + box.width}`);
-  if (process.env.USAGE_PEEK) await page.screenshot({ path: process.env.USAGE_PEEK });
   await tab.close();
 });
 
