@@ -15,6 +15,7 @@ use thetasecure_core::usage::ClientUsage;
 use super::client_form::{
     ClientFormValues, FieldErrors, FormAction, GrantChoice, grant_choices, grant_label,
 };
+use super::usage::UsageChart;
 use super::{
     ConsoleAdmin, ConsoleForm, Section, Shell, When, failure_page, from_htmx, refusal_text,
     segment, with_query,
@@ -156,113 +157,6 @@ pub struct SecretRow {
     pub last_used: Option<When>,
     pub revoked: Option<When>,
     pub active: bool,
-}
-
-/// The Usage section's chart: an inline SVG whose bars are sized here, since the CSP
-/// allows no inline style or script, and a sentence that says what it shows.
-pub struct UsageChart {
-    pub last_authenticated: Option<When>,
-    pub bars: Vec<UsageBar>,
-    /// The first day's date; the last is today.
-    pub first_day: String,
-    pub summary: String,
-}
-
-/// One day's bar, in the chart's own units (`CHART_*`).
-pub struct UsageBar {
-    /// Where the day's slot starts: the whole slot shows the day's title on hover.
-    pub slot_x: u32,
-    pub x: u32,
-    pub y: u32,
-    pub height: u32,
-    /// A day without tokens shows as a stub on the baseline, so every day is visible.
-    pub zero: bool,
-    /// Its `<title>`: the day and its count.
-    pub label: String,
-}
-
-/// The chart's user units: one slot per day, the tallest bar the full height.
-pub const CHART_SLOT: u32 = 10;
-pub const CHART_BAR_WIDTH: u32 = 7;
-pub const CHART_HEIGHT: u32 = 60;
-
-impl UsageChart {
-    pub fn new(usage: &ClientUsage) -> Self {
-        let peak = usage
-            .days
-            .iter()
-            .map(|d| d.tokens_issued)
-            .max()
-            .unwrap_or(0);
-        let bars = (0_u32..)
-            .zip(&usage.days)
-            .map(|(index, day)| {
-                let height = bar_height(day.tokens_issued, peak);
-                UsageBar {
-                    slot_x: index * CHART_SLOT,
-                    x: index * CHART_SLOT + (CHART_SLOT - CHART_BAR_WIDTH) / 2,
-                    y: CHART_HEIGHT - height,
-                    height,
-                    zero: day.tokens_issued == 0,
-                    label: format!("{}: {}", day.day.to_iso_date(), tokens(day.tokens_issued)),
-                }
-            })
-            .collect();
-        let summary = match usage.busiest() {
-            Some(busiest) => format!(
-                "{} issued in the last 30 days (UTC), the most on {} ({}).",
-                tokens(usage.total()),
-                busiest.day.to_iso_date(),
-                busiest.tokens_issued
-            ),
-            None => "No tokens issued in the last 30 days.".to_owned(),
-        };
-        Self {
-            last_authenticated: usage.last_authenticated_at.map(When::of),
-            bars,
-            first_day: usage
-                .days
-                .first()
-                .map(|d| d.day.to_iso_date())
-                .unwrap_or_default(),
-            summary,
-        }
-    }
-
-    pub fn width(&self) -> u32 {
-        u32::try_from(self.bars.len()).unwrap_or(0) * CHART_SLOT
-    }
-
-    pub fn height(&self) -> u32 {
-        CHART_HEIGHT
-    }
-
-    pub fn slot(&self) -> u32 {
-        CHART_SLOT
-    }
-
-    pub fn bar_width(&self) -> u32 {
-        CHART_BAR_WIDTH
-    }
-}
-
-/// In proportion to the busiest day; a day with any token gets at least a visible bar,
-/// a day without a one-unit stub.
-fn bar_height(tokens_issued: u64, peak: u64) -> u32 {
-    if tokens_issued == 0 || peak == 0 {
-        return 1;
-    }
-    let scaled = (u128::from(tokens_issued) * u128::from(CHART_HEIGHT)).div_ceil(u128::from(peak));
-    u32::try_from(scaled)
-        .unwrap_or(CHART_HEIGHT)
-        .clamp(3, CHART_HEIGHT)
-}
-
-fn tokens(n: u64) -> String {
-    match n {
-        1 => "1 token".to_owned(),
-        n => format!("{n} tokens"),
-    }
 }
 
 /// The Client Details panel.
