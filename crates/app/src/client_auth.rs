@@ -186,6 +186,7 @@ impl App {
             ));
         }
         self.0.last_used.note(secret, now);
+        self.0.usage.authenticated(&client.client_id, now);
         Ok(entry)
     }
 

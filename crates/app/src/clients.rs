@@ -11,6 +11,7 @@ use thetasecure_core::grant::{ClientStatus, GrantType};
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::secret::PlainSecret;
 use thetasecure_core::text::IDENTIFIER;
+use thetasecure_core::usage::{ClientUsage, UtcDay};
 use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
 use thetasecure_store::{ClientCursor, ClientFilter, SecretRecord};
 
@@ -313,6 +314,7 @@ impl App {
             .await
             .map_err(|e| AdminError::from_store(e, "client"))?;
         self.forget_client(&current.client_id);
+        self.0.usage.forget(&current.client_id);
         Ok(())
     }
 
@@ -326,6 +328,22 @@ impl App {
             .map_err(|e| AdminError::from_store(e, "client"))?;
         self.0.last_used.overlay(&mut secrets);
         Ok(secrets)
+    }
+
+    /// Tokens issued to the client per UTC day over the last 30 days (today last) and
+    /// when it last authenticated: what the store holds plus what this instance noted
+    /// since its last flush. Other instances' notes arrive with their flush, within
+    /// 30 seconds.
+    pub async fn client_usage(&self, client_id: &str) -> Result<ClientUsage, AdminError> {
+        let client = self.get_client(client_id).await?;
+        let today = UtcDay::of(self.clock().now());
+        let stored = self
+            .store()
+            .client_usage()
+            .of_client(&client.client_id, UtcDay::window_start(today))
+            .await
+            .map_err(|e| AdminError::from_store(e, "client"))?;
+        Ok(self.0.usage.overlay(&client.client_id, today, stored))
     }
 
     /// Issues a new secret; the secrets active now keep working for `grace_period_seconds`.

@@ -15,6 +15,7 @@ pub mod introspect;
 pub mod keys;
 mod last_used;
 pub mod logout;
+mod notes;
 pub mod paging;
 pub mod passwords;
 pub mod revoke;
@@ -24,6 +25,7 @@ pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
 pub mod token;
+mod usage;
 pub mod userinfo;
 pub mod users;
 
@@ -51,6 +53,7 @@ use cache::{Cached, ClientCache, ClientEntry, ScopeNamesCache, TokenCache};
 use keys::{KeyError, Keys};
 use last_used::LastUsed;
 use throttle::AuthThrottle;
+use usage::Usage;
 
 /// The longest access-token lifetime a client may configure; retired signing keys stay
 /// published this long so every token they signed still verifies.
@@ -104,6 +107,7 @@ struct Inner {
     hasher: SecretHasher,
     password_hashing: passwords::PasswordHashing,
     last_used: LastUsed,
+    usage: Usage,
     client_cache: ClientCache,
     token_cache: TokenCache,
     revocation_rechecks: token::RevocationRechecks,
@@ -172,6 +176,7 @@ impl App {
             settings,
             server_key,
             last_used: LastUsed::default(),
+            usage: Usage::default(),
             client_cache: ClientCache::new(freshness),
             token_cache: TokenCache::new(freshness),
             revocation_rechecks: Default::default(),
@@ -375,9 +380,14 @@ impl App {
         grants
     }
 
-    /// Writes coalesced `last_used_at` times; called periodically and at shutdown.
-    pub async fn flush_last_used(&self) -> Result<(), StoreError> {
-        self.0.last_used.flush(&self.0.store).await
+    /// Writes what the hot paths noted in memory (secrets' `last_used_at`, clients'
+    /// usage), a batch each; called periodically and at shutdown. One failing write does
+    /// not keep the other from being tried; its notes wait for the next flush.
+    pub async fn flush_notes(&self) -> Result<(), StoreError> {
+        let store = &self.0.store;
+        let last_used = self.0.last_used.flush(store).await;
+        let usage = self.0.usage.flush(store).await;
+        last_used.and(usage)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod scope;
 pub mod secret;
 pub mod text;
 pub mod token;
+pub mod usage;
 pub mod user;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};

@@ -46,6 +46,7 @@ mod signing_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
+mod usage;
 mod users;
 
 pub use audit::{AuditFilter, AuditLog};
@@ -64,6 +65,7 @@ pub use sessions::Sessions;
 pub use sign_in_failures::SignInFailures;
 pub use signing_keys::SigningKeys;
 pub use tokens::Tokens;
+pub use usage::ClientUsageLog;
 pub use users::Users;
 
 /// The pools ThetaSecure opens, for tools that must open a database exactly as the
@@ -216,6 +218,9 @@ impl Store {
     }
     pub fn sign_in_failures(&self) -> SignInFailures<'_> {
         SignInFailures { store: self }
+    }
+    pub fn client_usage(&self) -> ClientUsageLog<'_> {
+        ClientUsageLog { store: self }
     }
     pub fn audit(&self) -> AuditLog<'_> {
         AuditLog { store: self }

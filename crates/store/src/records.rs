@@ -226,3 +226,23 @@ pub struct ConsentRecord {
     pub scope: String,
     pub granted_at: Timestamp,
 }
+
+/// Usage of one client on one UTC day, noted in memory since the last flush: added to
+/// what is stored by [`crate::ClientUsageLog::record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageIncrement {
+    pub client_id: ClientId,
+    pub day: thetasecure_core::usage::UtcDay,
+    pub tokens_issued: u64,
+    /// The latest authentication noted on that day.
+    pub last_authenticated_at: Timestamp,
+}
+
+/// What the store holds of a client's usage from some day on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageRecord {
+    /// Only the days with a row, oldest first.
+    pub days: Vec<thetasecure_core::usage::DayUsage>,
+    /// The latest authentication ever recorded, however long ago.
+    pub last_authenticated_at: Option<Timestamp>,
+}

@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use crate::commands::open_app;
 use crate::config::Config;
 
-const LAST_USED_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+/// How often what the token path noted in memory (secrets' last use, clients' usage) is
+/// written: the most an admin's view of another instance's traffic lags behind.
+const NOTES_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How soon a key rotated elsewhere (another instance, the CLI) signs here and is published.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
@@ -56,8 +58,8 @@ pub async fn serve(mut config: Config) -> Result<()> {
         let _ = server.await;
     }
     let _ = maintenance.await;
-    if let Err(error) = app.flush_last_used().await {
-        tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not record secret use times at shutdown");
+    if let Err(error) = app.flush_notes().await {
+        tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not record secret use times and client usage at shutdown");
     }
     app.close().await;
     tracing::info!("stopped");
@@ -94,12 +96,12 @@ fn release_freed_memory() {
     drop(std::hint::black_box(Vec::<u8>::with_capacity(LARGE)));
 }
 
-/// Periodic work: write coalesced secret use times, pick up keys rotated elsewhere, purge
+/// Periodic work: write coalesced secret use times and client usage, pick up keys rotated elsewhere, purge
 /// expired revocation records, fold latency samples into their histograms.
 async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>) {
     let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
     let mut release = tokio::time::interval(MEMORY_RELEASE_INTERVAL);
-    let mut flush = tokio::time::interval(LAST_USED_FLUSH_INTERVAL);
+    let mut flush = tokio::time::interval(NOTES_FLUSH_INTERVAL);
     let mut purge = tokio::time::interval(PURGE_INTERVAL);
     // The keys were just loaded at start: the first reload is one interval away.
     let mut keys = tokio::time::interval_at(
@@ -112,8 +114,8 @@ async fn maintenance(app: App, metrics: Metrics, mut stop: watch::Receiver<bool>
             _ = upkeep.tick() => metrics.run_upkeep(),
             _ = release.tick() => release_freed_memory(),
             _ = flush.tick() => {
-                if let Err(error) = app.flush_last_used().await {
-                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not record secret use times");
+                if let Err(error) = app.flush_notes().await {
+                    tracing::warn!(error = %thetasecure_core::ErrorChain(&error), "could not record secret use times and client usage");
                 }
             }
             _ = keys.tick() => {

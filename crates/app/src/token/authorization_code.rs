@@ -117,7 +117,7 @@ impl App {
             self.revoke_replayed_code(&record, &code_hash, now).await?;
             return Err(invalid_grant("code"));
         }
-        self.0.tokens_issued.authorization_code().increment(1);
+        self.token_issued(GrantType::AuthorizationCode, &client.client_id, now);
         Ok(tokens.response)
     }
 

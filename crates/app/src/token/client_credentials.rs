@@ -33,13 +33,10 @@ impl App {
                 requested
             }
         };
-        let signed = self.sign_access_token(
-            client,
-            client.client_id.as_str(),
-            scope.to_string(),
-            self.clock().now(),
-        )?;
-        self.0.tokens_issued.client_credentials().increment(1);
+        let now = self.clock().now();
+        let signed =
+            self.sign_access_token(client, client.client_id.as_str(), scope.to_string(), now)?;
+        self.token_issued(GrantType::ClientCredentials, &client.client_id, now);
         Ok(TokenResponse {
             access_token: signed.token,
             token_type: "Bearer",

@@ -191,26 +191,47 @@ pub(crate) struct TokensIssued {
     password: OnceLock<metrics::Counter>,
 }
 
+impl App {
+    /// Counts an access token issued to `client_id` by `grant`: the metric, and the
+    /// client's usage for the console (noted in memory, written by the next flush).
+    pub(crate) fn token_issued(
+        &self,
+        grant: GrantType,
+        client_id: &thetasecure_core::ids::ClientId,
+        now: thetasecure_core::Timestamp,
+    ) {
+        let issued = &self.0.tokens_issued;
+        let counter = match grant {
+            GrantType::ClientCredentials => issued.client_credentials(),
+            GrantType::AuthorizationCode => issued.authorization_code(),
+            GrantType::RefreshToken => issued.refresh_token(),
+            GrantType::Password => issued.password(),
+        };
+        counter.increment(1);
+        self.0.usage.token_issued(client_id, now);
+    }
+}
+
 impl TokensIssued {
-    pub(crate) fn client_credentials(&self) -> &metrics::Counter {
+    fn client_credentials(&self) -> &metrics::Counter {
         self.client_credentials.get_or_init(|| {
             metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "client_credentials")
         })
     }
 
-    pub(crate) fn authorization_code(&self) -> &metrics::Counter {
+    fn authorization_code(&self) -> &metrics::Counter {
         self.authorization_code.get_or_init(|| {
             metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "authorization_code")
         })
     }
 
-    pub(crate) fn refresh_token(&self) -> &metrics::Counter {
+    fn refresh_token(&self) -> &metrics::Counter {
         self.refresh_token.get_or_init(|| {
             metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "refresh_token")
         })
     }
 
-    pub(crate) fn password(&self) -> &metrics::Counter {
+    fn password(&self) -> &metrics::Counter {
         self.password.get_or_init(
             || metrics::counter!("thetasecure_tokens_issued_total", "grant_type" => "password"),
         )

@@ -76,7 +76,7 @@ impl App {
             }
             None => self.store().audit().record(&audit_entry).await?,
         }
-        self.0.tokens_issued.password().increment(1);
+        self.token_issued(GrantType::Password, &client.client_id, now);
         tracing::info!(client_id = %client.client_id, user_id = %user.id, "password grant issued tokens");
         Ok(issued.response)
     }

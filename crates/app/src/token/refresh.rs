@@ -51,7 +51,7 @@ impl App {
         };
         match tokens.rotate(&token_hash, now, successor).await? {
             Rotation::Rotated => {
-                self.0.tokens_issued.refresh_token().increment(1);
+                self.token_issued(GrantType::RefreshToken, &client.client_id, now);
                 Ok(issued.response)
             }
             // A concurrent request rotated it first: this one is a retry or reuse.
@@ -188,7 +188,7 @@ impl App {
         };
         self.forget_revoked(&retired);
         tracing::info!(client_id = %rotated.client_id, family_id = %rotated.family_id, "refresh token retried within the grace window; the pair before is retired");
-        self.0.tokens_issued.refresh_token().increment(1);
+        self.token_issued(GrantType::RefreshToken, &entry.client.client_id, now);
         Ok(issued.response)
     }
 

@@ -202,3 +202,16 @@ pub(crate) use in_list;
 pub(crate) fn text_list<'a>(values: &'a [&'a str]) -> Result<&'a [&'a str], StoreError> {
     Ok(values)
 }
+
+/// A table of rows bound as one parameter, a JSON array of arrays, with each row in
+/// column `value` (`value ->> 0` is its first member), as SQLite's `json_each` gives them.
+macro_rules! json_rows {
+    ($param:literal) => {
+        concat!(
+            "jsonb_array_elements(CAST(",
+            $param,
+            " AS JSONB)) AS rows_of_json(value)"
+        )
+    };
+}
+pub(crate) use json_rows;

@@ -293,3 +293,13 @@ pub(crate) use in_list;
 pub(crate) fn text_list(values: &[&str]) -> Result<String, StoreError> {
     crate::rows::json_list(values.iter())
 }
+
+/// A table of rows bound as one parameter, a JSON array of arrays, with each row in
+/// column `value` (`value ->> 0` is its first member): one prepared statement whatever
+/// the number of rows, and never SQLite's limit on parameters.
+macro_rules! json_rows {
+    ($param:literal) => {
+        concat!("json_each(", $param, ")")
+    };
+}
+pub(crate) use json_rows;

@@ -23,4 +23,5 @@ mod secrets;
 mod sessions;
 mod sign_in_failures;
 mod tokens;
+mod usage;
 mod users;

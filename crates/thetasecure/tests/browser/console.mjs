@@ -10,6 +10,8 @@ import { after, before, test } from 'node:test';
 import { ADMIN, BASE, launch, setting, visit } from './harness.mjs';
 
 const USER = { username: setting('THETASECURE_USER_USERNAME'), password: setting('THETASECURE_USER_PASSWORD') };
+/** What browser.rs issued to the Sync Connector over the last 30 days, a day at a time. */
+const SYNC_TOKENS_ISSUED = Number(setting('THETASECURE_SYNC_TOKENS_ISSUED'));
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -173,7 +175,7 @@ test('a custom client: lists added one by one, an error beside its field, the se
   await page.getByRole('button', { name: 'Remove http://evil.example/callback' }).click();
   await addUri('https://invoices.example/second');
   await tab.follow(() => page.getByRole('button', { name: 'Create Client' }).click());
-  await tab.checkPage('console-client-details');
+  await tab.checkPage('console-client-created');
   const secret = await shownSecret(page);
   assert.match(secret, /^tss_/);
   const details = await page.locator('#client-details').innerText();
@@ -271,6 +273,33 @@ test('edit, rotate, disable and delete, each in the audit log under the admin', 
   }
   for (const text of events) assert.match(text, /by user:admin/);
   assert.match(events.join('\n'), /Nightly export\s+Nightly export v2/, 'the name before and after');
+  await tab.close();
+});
+
+test('the details panel: when the client last authenticated, and its tokens per day', async () => {
+  const tab = await adminTab();
+  const { page } = tab;
+  await tab.open('/console/clients/ts_sync_client');
+  const usage = page.locator('#client-details section.usage');
+  const text = await usage.innerText();
+  assert.match(text, /Last authenticated: \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  assert.match(text, new RegExp(`${SYNC_TOKENS_ISSUED} tokens issued in the last 30 days`));
+  // One bar per day, sized by the server: the busiest day is the full height.
+  const heights = await usage.locator('rect.bar').evaluateAll((bars) => bars.map((bar) => Number(bar.getAttribute('height'))));
+  assert.equal(heights.length, 30);
+  assert.equal(Math.max(...heights), 60);
+  assert.equal(await usage.getByRole('img', { name: /Tokens issued per day/ }).count(), 1);
+  await usage.scrollIntoViewIfNeeded();
+  await tab.checkPage('console-client-details');
+  // The bars take the theme's colours: dark mode too.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await usage.scrollIntoViewIfNeeded();
+  await tab.checkPage('console-client-usage-dark');
+  // At 390 px the chart fits the screen, its 30 bars squeezed, not cut.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await usage.scrollIntoViewIfNeeded();
+  const box = await usage.locator('svg').boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 390, `the chart spans ${box.x}..${box.x + box.width}`);
   await tab.close();
 });
 

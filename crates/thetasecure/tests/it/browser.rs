@@ -183,6 +183,29 @@ async fn of_the_admin(server: &TestApp, what: &str) -> serde_json::Value {
     listed
 }
 
+/// Thirty days of the Sync Connector's tokens, a working week's rhythm with a quiet
+/// spell, so the details panel's usage chart has something to show: the clock moves a
+/// day at a time, and the console is opened on the last. Returns how many were issued.
+async fn a_month_of_sync_tokens(server: &TestApp) -> u64 {
+    let mut issued = 0;
+    for day in 0_u64..30 {
+        let tokens = match day {
+            12..=14 => 0,
+            _ if day % 7 >= 5 => 2,
+            _ => 6 + (day * 7) % 11,
+        };
+        for _ in 0..tokens {
+            server.token("ts_sync_client", SYNC_SECRET).await;
+        }
+        issued += tokens;
+        if day < 29 {
+            server.advance_seconds(86_400);
+        }
+    }
+    server.flush_notes().await;
+    issued
+}
+
 both_engines! {
     async fn sign_in_and_error_pages_in_chromium(server: TestApp) {
         if browser_available() {
@@ -230,7 +253,9 @@ both_engines! {
             "username": "grace", "password": "not an admin password", "display_name": "Grace",
         }))).await;
         assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+        let issued = a_month_of_sync_tokens(&server).await;
         run_script(&server, "console.mjs", &[
+            ("THETASECURE_SYNC_TOKENS_ISSUED", &issued.to_string()),
             ("THETASECURE_USER_USERNAME", "grace"),
             ("THETASECURE_USER_PASSWORD", "not an admin password"),
         ]).await;

@@ -417,4 +417,39 @@ both_engines! {
         assert!(by_cli.body.contains("No events"));
         assert!(!audit.body.contains("another long password"));
     }
+
+    async fn the_details_panel_shows_when_a_client_last_authenticated_and_its_tokens_per_day(server: TestApp) {
+        let (id, secret) = server.machine_client("Nightly export", "directory.read").await;
+        let idle = admin(&server).await.get(&format!("/console/clients/{id}")).await;
+        assert_eq!(idle.status, StatusCode::OK);
+        let usage = &idle.body[idle.body.find("<section class=\"usage\"").expect("a Usage section")..];
+        assert!(idle.body.find("</dl>").unwrap() < idle.body.find("<section class=\"usage\"").unwrap(), "after the facts");
+        assert!(usage.contains("<h3 id=\"usage-title\">Usage</h3>"));
+        assert!(usage.contains("Last authenticated: <span class=\"muted\">Never</span>"), "{usage}");
+        assert!(usage.contains("No tokens issued in the last 30 days."));
+        assert_eq!(usage.matches("<rect class=\"bar zero\"").count(), 30);
+
+        // Three tokens yesterday, one today (the session would not outlive the day: sign in after).
+        for _ in 0..3 {
+            server.token(&id, &secret).await;
+        }
+        server.advance_seconds(86_400);
+        server.token(&id, &secret).await;
+        let today = thetasecure_core::usage::UtcDay::of(server.now());
+        let (yesterday, today) = (today.minus(1).to_iso_date(), today.to_iso_date());
+        let busy = admin(&server).await.get(&format!("/console/clients/{id}")).await;
+        assert_console_headers(&busy);
+        let usage = &busy.body[busy.body.find("<section class=\"usage\"").unwrap()..];
+        let usage = &usage[..usage.find("</section>").unwrap()];
+        assert!(usage.contains(&format!("Last authenticated: <time datetime=\"{}\">", server.now().to_rfc3339())), "{usage}");
+        assert!(usage.contains(&format!("4 tokens issued in the last 30 days (UTC), the most on {yesterday} (3).")), "{usage}");
+        // Bars sized on the server in the SVG's units: the busiest day full height (60).
+        assert!(usage.contains(&format!("<title>{yesterday}: 3 tokens</title>")), "{usage}");
+        assert!(usage.contains("<rect class=\"bar\" x=\"281\" y=\"0\" width=\"7\" height=\"60\"/>"), "{usage}");
+        assert!(usage.contains(&format!("<title>{today}: 1 token</title>")));
+        assert!(usage.contains("<rect class=\"bar\" x=\"291\" y=\"40\" width=\"7\" height=\"20\"/>"), "{usage}");
+        assert_eq!(usage.matches("<rect class=\"bar zero\"").count(), 28);
+        assert!(usage.contains("role=\"img\" aria-labelledby=\"usage-summary\""));
+        assert!(!busy.body.contains(" style="), "the CSP allows no inline style");
+    }
 }

@@ -28,4 +28,5 @@ mod secrets;
 mod snapshots;
 mod stored_text;
 mod token;
+mod usage;
 mod users_api;

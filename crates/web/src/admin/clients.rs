@@ -174,3 +174,14 @@ pub async fn revoke_tokens(
     app.revoke_client_tokens(&admin.actor, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(get, path = "/api/v1/clients/{client_id}/usage", tag = "clients", operation_id = "get_client_usage",
+    responses((status = 200, body = ClientUsageView, description = "Tokens issued per UTC day over the last 30 days, and the last authentication"),
+        (status = 404, body = ErrorBody, description = "No such client")))]
+pub async fn usage(
+    _admin: AdminPrincipal,
+    State(app): State<App>,
+    Path(client_id): Path<String>,
+) -> Result<Json<ClientUsageView>, ApiError> {
+    Ok(Json(app.client_usage(&client_id).await?.into()))
+}

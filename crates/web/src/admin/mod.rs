@@ -137,6 +137,7 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(clients::list_secrets, clients::rotate_secret))
         .routes(routes!(clients::revoke_secret))
         .routes(routes!(clients::revoke_tokens))
+        .routes(routes!(clients::usage))
         .routes(routes!(scopes::list, scopes::create))
         .routes(routes!(scopes::get, scopes::update, scopes::delete))
         .routes(routes!(users::list, users::create))
@@ -239,7 +240,7 @@ mod tests {
                 panic!("operationId {id} names both {other} and {operation}");
             }
         }
-        assert_eq!(seen.len(), 26, "{seen:?}");
+        assert_eq!(seen.len(), 27, "{seen:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use thetasecure_app::records::{
     AuditEvent, ConsentRecord, RefreshTokenRecord, ScopeRecord, SecretRecord, SessionRecord,
 };
 use thetasecure_core::client::{Client, ClientMetadata};
+use thetasecure_core::usage::ClientUsage;
 use thetasecure_core::user::User;
 use utoipa::ToSchema;
 
@@ -138,6 +139,44 @@ pub struct SecretCreatedView {
     #[serde(flatten)]
     pub record: SecretView,
     pub client_secret: String,
+}
+
+/// A client's usage, to tell idle clients from busy ones: kept as per-day counters that
+/// each instance writes every 30 seconds, so the latest figures may lag that long.
+#[derive(Serialize, ToSchema)]
+pub struct ClientUsageView {
+    /// The last successful client authentication at any endpoint (for a public client,
+    /// the last token issued to it), RFC 3339 UTC; null if none was ever recorded.
+    pub last_authenticated_at: Option<String>,
+    /// Access tokens issued over the 30 days.
+    pub tokens_issued_total: u64,
+    /// The last 30 UTC days, oldest first, today last; days without tokens included.
+    pub days: Vec<DayUsageView>,
+}
+
+/// Access tokens issued to a client on one UTC day, by every grant.
+#[derive(Serialize, ToSchema)]
+pub struct DayUsageView {
+    #[schema(format = Date, example = "2026-01-31")]
+    pub day: String,
+    pub tokens_issued: u64,
+}
+
+impl From<ClientUsage> for ClientUsageView {
+    fn from(usage: ClientUsage) -> Self {
+        Self {
+            last_authenticated_at: usage.last_authenticated_at.map(|t| t.to_rfc3339()),
+            tokens_issued_total: usage.total(),
+            days: usage
+                .days
+                .iter()
+                .map(|d| DayUsageView {
+                    day: d.day.to_iso_date(),
+                    tokens_issued: d.tokens_issued,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -27,6 +27,8 @@ const ACCESS_TOKEN_TTL_SECONDS: u32 = 3600;
 /// A running in-process server on its own fresh store; stops when dropped.
 pub struct TestApp {
     api: Api,
+    /// The app being served, for what `serve`'s maintenance task would do (`flush_notes`).
+    app: App,
     /// The app's clock: it starts at the real time and moves only when the case says.
     clock: Arc<FixedClock>,
     served: JoinHandle<()>,
@@ -113,6 +115,12 @@ impl TestApp {
             .expect("sign");
         store.close().await;
         token
+    }
+
+    /// Writes what the token path noted in memory (secrets' last use, clients' usage), as
+    /// the binary's maintenance task does every 30 seconds.
+    pub async fn flush_notes(&self) {
+        self.app.flush_notes().await.expect("flush the notes");
     }
 
     /// Lets time pass for the app, at once: expiry and grace periods without sleeping.
@@ -205,9 +213,10 @@ impl TestAppBuilder {
             .await
             .expect("bootstrap");
         assert!(provisioned.is_some(), "a fresh store is provisioned");
-        let (api, served) = serve(app, listener).await;
+        let (api, served) = serve(app.clone(), listener).await;
         Some(TestApp {
             api,
+            app,
             clock,
             served,
             server_key,
@@ -233,9 +242,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
-        let (api, served) = serve(app, listener).await;
+        let (api, served) = serve(app.clone(), listener).await;
         TestApp {
             api,
+            app,
             clock: self.clock.clone(),
             served,
             server_key: self.server_key.clone(),

@@ -10,10 +10,12 @@ use thetasecure_app::clients::{ClientQuery, DEFAULT_CLIENT_WARNING};
 use thetasecure_app::{AdminError, App};
 use thetasecure_core::client::Client;
 use thetasecure_core::grant::{ClientStatus, ClientType, GrantType};
+use thetasecure_core::usage::ClientUsage;
 
 use super::client_form::{
     ClientFormValues, FieldErrors, FormAction, GrantChoice, grant_choices, grant_label,
 };
+use super::usage::UsageChart;
 use super::{
     ConsoleAdmin, ConsoleForm, Section, Shell, When, failure_page, from_htmx, refusal_text,
     segment, with_query,
@@ -176,6 +178,7 @@ pub struct Details {
     pub created: When,
     pub updated: When,
     pub secrets: Vec<SecretRow>,
+    pub usage: UsageChart,
     /// A secret just created or rotated: shown on this one page, never again.
     pub new_secret: Option<String>,
     pub notice: Option<&'static str>,
@@ -187,6 +190,7 @@ impl Details {
         app: &App,
         client: &Client,
         secrets: Vec<thetasecure_app::records::SecretRecord>,
+        usage: &ClientUsage,
     ) -> Self {
         let now = app.now();
         let metadata = &client.metadata;
@@ -227,6 +231,7 @@ impl Details {
                     revoked: record.revoked_at.map(When::of),
                 })
                 .collect(),
+            usage: UsageChart::new(usage),
             new_secret: None,
             notice: None,
             error: None,
@@ -348,6 +353,10 @@ async fn details_page(
     } else {
         Vec::new()
     };
+    let usage = match app.client_usage(client_id).await {
+        Ok(usage) => usage,
+        Err(error) => return failure_page(error),
+    };
     let new_secret = match app
         .take_secret_for_session(&admin.signed_in, client_id)
         .await
@@ -359,7 +368,7 @@ async fn details_page(
         Ok(listing) => listing,
         Err(page) => return page,
     };
-    let mut details = Details::new(app, &client, secrets);
+    let mut details = Details::new(app, &client, secrets, &usage);
     details.new_secret = new_secret.map(|secret| secret.expose().to_owned());
     details.notice = notice;
     details.error = error;

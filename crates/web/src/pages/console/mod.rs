@@ -7,6 +7,7 @@ mod audit;
 mod client_form;
 mod clients;
 mod scopes;
+mod usage;
 mod users;
 
 use std::borrow::Cow;

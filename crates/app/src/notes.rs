@@ -1,0 +1,153 @@
+//! What the hot paths note in memory and a periodic flush writes to the store in one
+//! batch (and at shutdown): secrets' `last_used_at` (`last_used`) and clients' usage
+//! (`usage`). A token request must not wait for a write, and a write per token would
+//! make the store the bottleneck of the token endpoint.
+//!
+//! Noting takes one of several locks, chosen by the key's hash, for a map lookup and an
+//! update in place: no allocation once a key is noted, and concurrent requests of
+//! different clients rarely meet on one lock.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Enough shards that the token endpoint's workers rarely wait for each other.
+const SHARDS: usize = 16;
+
+/// A value noted under a key, which can absorb another noted under the same key: what a
+/// flush that failed puts back meets what was noted meanwhile.
+pub(crate) trait Note {
+    fn absorb(&mut self, other: Self);
+}
+
+/// Notes by key, until the next [`Notes::drain`].
+pub(crate) struct Notes<K, V> {
+    shards: Box<[Mutex<HashMap<K, V>>]>,
+    /// Seeded per process, so keys a caller chooses cannot all fall on one shard.
+    hasher: foldhash::quality::RandomState,
+}
+
+impl<K, V> Default for Notes<K, V> {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Note> Notes<K, V> {
+    /// A poisoned shard is still used: a note is a plain value, whole at every instant.
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, HashMap<K, V>> {
+        // The modulo keeps the result below SHARDS, so the cast cannot truncate.
+        let index = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Updates the note of `key` in place, or adds `new()` when there is none; the key
+    /// is copied only then.
+    pub(crate) fn note<Q>(&self, key: &Q, new: impl FnOnce() -> V, update: impl FnOnce(&mut V))
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut shard = self.shard(key);
+        match shard.get_mut(key) {
+            Some(noted) => update(noted),
+            None => {
+                shard.insert(key.to_owned(), new());
+            }
+        }
+    }
+
+    /// The unwritten note of `key`, for reads that show it before the flush.
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.shard(key).get(key).cloned()
+    }
+
+    pub(crate) fn forget<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.shard(key).remove(key);
+    }
+
+    /// Takes every note, for a flush to write.
+    pub(crate) fn drain(&self) -> Vec<(K, V)> {
+        let mut batch = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            batch.extend(shard.drain());
+        }
+        batch
+    }
+
+    /// Puts back a batch whose write failed, so the next flush writes it with what was
+    /// noted meanwhile.
+    pub(crate) fn restore(&self, batch: Vec<(K, V)>) {
+        for (key, value) in batch {
+            let mut shard = self.shard(&key);
+            match shard.get_mut(&key) {
+                Some(noted) => noted.absorb(value),
+                None => {
+                    shard.insert(key, value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Count(u32);
+
+    impl Note for Count {
+        fn absorb(&mut self, other: Self) {
+            self.0 += other.0;
+        }
+    }
+
+    fn add(notes: &Notes<String, Count>, key: &str, n: u32) {
+        notes.note(key, || Count(n), |count| count.0 += n);
+    }
+
+    #[test]
+    fn notes_add_up_until_drained_and_a_restored_batch_joins_the_newer_notes() {
+        let notes = Notes::<String, Count>::default();
+        for key in ["a", "b", "a", "c", "a"] {
+            add(&notes, key, 1);
+        }
+        assert_eq!(notes.get("a"), Some(Count(3)));
+        let mut batch = notes.drain();
+        batch.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            batch,
+            [
+                ("a".to_owned(), Count(3)),
+                ("b".to_owned(), Count(1)),
+                ("c".to_owned(), Count(1))
+            ]
+        );
+        assert!(notes.drain().is_empty());
+
+        add(&notes, "a", 10);
+        notes.restore(batch);
+        assert_eq!(notes.get("a"), Some(Count(13)));
+        assert_eq!(notes.get("b"), Some(Count(1)));
+        notes.forget("b");
+        assert_eq!(notes.get("b"), None);
+        assert_eq!(notes.drain().len(), 2);
+    }
+}
