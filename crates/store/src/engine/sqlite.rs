@@ -20,9 +20,9 @@ use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
-    audit::sqlite as audit, clients::sqlite as clients, expiry::sqlite as expiry,
-    refresh_tokens::sqlite as refresh_tokens, scopes::sqlite as scopes, secrets::sqlite as secrets,
-    tokens::sqlite as tokens, users::sqlite as users,
+    audit::sqlite as audit, client_changes::sqlite as client_changes, clients::sqlite as clients,
+    expiry::sqlite as expiry, refresh_tokens::sqlite as refresh_tokens, scopes::sqlite as scopes,
+    secrets::sqlite as secrets, tokens::sqlite as tokens, users::sqlite as users,
 };
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -89,14 +89,11 @@ impl Db {
     }
 }
 
-/// Nothing to send: SQLite serves one process, whose writes invalidate its caches
-/// directly (`changes`).
-pub(crate) async fn publish(
-    _db: &Db,
-    _conn: &mut Conn,
-    _change: &Change,
-) -> Result<(), StoreError> {
-    Ok(())
+/// Nothing to notify: this process's writes invalidate its caches directly
+/// (`changes`). A client change is logged (`client_changes`), which is how a server
+/// notices what the CLI wrote to the same file.
+pub(crate) async fn publish(_db: &Db, conn: &mut Conn, change: &Change) -> Result<(), StoreError> {
+    client_changes::record(conn, change).await
 }
 
 /// A write transaction, holding the write turn until it commits or is dropped.
@@ -272,6 +269,15 @@ macro_rules! for_update {
     };
 }
 pub(crate) use for_update;
+
+/// The database's clock in unix milliseconds (`julianday` is in days since noon,
+/// November 24, 4714 BC).
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+pub(crate) use now_ms;
 
 /// The dialect's `instr(haystack, needle)`: the 1-based position, 0 when absent.
 macro_rules! position_of {

@@ -13,6 +13,7 @@ mod audit;
 mod authorization_codes;
 mod bootstrap;
 mod changes;
+mod client_changes;
 mod clients;
 mod consents;
 mod keys;
