@@ -20,6 +20,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use thetasecure_core::Timestamp;
+use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::AccessTokenClaims;
 
 pub use crate::client_cache::ClientEntry;

@@ -114,6 +114,10 @@ async fn follow(app: Weak<Inner>, mut feed: ChangeFeed) {
 /// cache then sends every lookup to the store).
 pub const LOG_READ_GAUGE: &str = "thetasecure_client_change_log_ok";
 
+/// How many clients, and unknown client ids, the client cache holds.
+pub const CACHED_CLIENTS_GAUGE: &str = "thetasecure_client_cache_clients";
+pub const CACHED_UNKNOWN_IDS_GAUGE: &str = "thetasecure_client_cache_unknown_ids";
+
 /// How often an instance prunes the log of rows past their retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -159,6 +163,9 @@ async fn read_change_log(app: Weak<Inner>) {
                     failing = false;
                 }
                 metrics::gauge!(LOG_READ_GAUGE).set(1.0);
+                let (known, unknown) = app.0.client_cache.len();
+                metrics::gauge!(CACHED_CLIENTS_GAUGE).set(known as f64);
+                metrics::gauge!(CACHED_UNKNOWN_IDS_GAUGE).set(unknown as f64);
             }
             Err(error) => {
                 if !failing {

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use quick_cache::sync::Cache;
-use quick_cache::{DefaultLifecycle, UnitWeighter};
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 use thetasecure_store::SecretRecord;
@@ -311,5 +311,63 @@ mod tests {
         }
         let (known, _) = cache.len();
         assert!(known <= 110, "{known} clients held");
+    }
+
+    /// The server's allocator, so that the measurement below is the server's.
+    #[global_allocator]
+    static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+    /// Resident memory in bytes (Linux), `None` elsewhere.
+    fn resident_bytes() -> Option<usize> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * 4096)
+    }
+
+    /// A sync connector as the fleet has them: a name, two scopes, one secret.
+    fn fleet_entry(n: usize) -> (ClientId, Arc<ClientEntry>) {
+        let client_id = ClientId::generate();
+        let mut client = Arc::try_unwrap(entry(0)).unwrap().client;
+        client.client_id = client_id.clone();
+        client.metadata.client_name = format!("Sync connector {n:06}");
+        client.metadata.scope = ScopeSet::from_trusted("directory.read directory.write");
+        let secret = SecretRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: client_id.clone(),
+            hash: thetasecure_core::secret::SecretHash::from_bytes(vec![7; 32]),
+            hint: "tss_Ab3x".into(),
+            created_at: Timestamp(0),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        (client_id, Arc::new(ClientEntry::new(client, vec![secret])))
+    }
+
+    /// What a cached client costs in resident memory: the entry, its key and the map's
+    /// share, with the server's allocator. Figures go to docs/performance.md. Run:
+    /// `cargo test -p thetasecure-app --lib bytes_per_cached_client -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: prints resident bytes per cached client"]
+    fn bytes_per_cached_client() {
+        const CLIENTS: usize = 100_000;
+        let Some(before) = resident_bytes() else {
+            return;
+        };
+        let cache = ClientCache::new(CLIENTS, Duration::from_secs(1));
+        for n in 0..CLIENTS {
+            let (id, entry) = fleet_entry(n);
+            let since = cache.generation(&id);
+            cache.insert(id, Some(entry), since);
+        }
+        let after = resident_bytes().unwrap_or(before);
+        let (held, _) = cache.len();
+        let per_client = after.saturating_sub(before) / held.max(1);
+        println!(
+            "{held} clients cached: {} KiB resident more, {per_client} bytes per client",
+            (after - before) / 1024
+        );
+        assert!(held >= CLIENTS * 9 / 10, "{held} held");
+        assert!(per_client < 4096, "{per_client} bytes per client");
     }
 }

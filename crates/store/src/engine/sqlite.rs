@@ -148,7 +148,11 @@ pub(crate) fn error(err: sqlx::Error) -> StoreError {
 }
 
 /// How ThetaSecure opens a SQLite file: WAL, `synchronous=FULL`, foreign keys, a 5 s
-/// busy timeout, 8 connections.
+/// busy timeout, 8 connections, each with sqlx's cache of prepared statements.
+///
+/// No ping before each acquire (sqlx's default): a local file's connection does not
+/// drop, and the ping is a round trip to the connection's worker thread that cost as
+/// much as the primary-key read after it (docs/performance.md).
 pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -159,6 +163,7 @@ pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
         .busy_timeout(BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .test_before_acquire(false)
         .acquire_timeout(BUSY_TIMEOUT * 2);
     (options, pool)
 }
