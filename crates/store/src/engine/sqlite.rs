@@ -151,8 +151,8 @@ pub(crate) fn error(err: sqlx::Error) -> StoreError {
 /// busy timeout, 8 connections, each with sqlx's cache of prepared statements.
 ///
 /// No ping before each acquire (sqlx's default): a local file's connection does not
-/// drop, and the ping is a round trip to the connection's worker thread that cost as
-/// much as the primary-key read after it (docs/performance.md).
+/// drop, and the ping is a round trip to the connection's worker thread, about a fifth
+/// of a pooled primary-key read (docs/performance.md).
 pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
     let options = SqliteConnectOptions::new()
         .filename(path)

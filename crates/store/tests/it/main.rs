@@ -18,6 +18,7 @@ mod clients;
 mod consents;
 mod keys;
 mod lifecycle;
+mod read_cost;
 mod refresh_tokens;
 mod scopes;
 mod secrets;
