@@ -72,9 +72,11 @@ pub struct Settings {
     pub id_token_signing_alg: SigningAlg,
     /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub trusted_proxies: client_address::TrustedProxies,
-    /// How long cached clients, tokens and scope names are trusted without asking the
-    /// store (`--cache-freshness-ms`): the bound on how late a change made elsewhere is
-    /// seen when no notification of it arrives (SQLite's CLI, PostgreSQL's feed down).
+    /// How long cached tokens and scope names are trusted without asking the store, and
+    /// cached clients served after the last successful read of the client change log
+    /// (read every half of it) (`--cache-freshness-ms`): the bound on how late a change
+    /// made elsewhere is seen when no notification of it arrives (SQLite's CLI,
+    /// PostgreSQL's feed down).
     pub cache_freshness: std::time::Duration,
     /// How many clients the client cache holds (`--client-cache-capacity`); unknown ids
     /// are held apart, an eighth as many.
