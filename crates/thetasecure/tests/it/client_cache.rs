@@ -171,4 +171,30 @@ both_engines! {
         let status = server.token_response(&client, &secret, None).await.status();
         assert_eq!(status, StatusCode::OK, "served from the cache");
     }
+
+    /// The log is the guarantee: while it cannot be read, cached clients stop being
+    /// served once `cache_freshness` has passed since the last successful read, so a
+    /// change nobody announced (here the client's row deleted behind the instance's
+    /// back, with the log hidden) is still seen within a second, from the store.
+    async fn cached_clients_are_not_served_while_the_log_cannot_be_read(server: TestApp) {
+        let (client, secret) = server.machine_client("Unlogged", "directory.read").await;
+        server.token(&client, &secret).await;
+        server
+            .database()
+            .execute_unannounced(&format!(
+                "ALTER TABLE client_changes RENAME TO client_changes_hidden;
+                 DELETE FROM clients WHERE client_id = '{client}'"
+            ))
+            .await;
+        let since = Instant::now();
+        refused_within_a_second(&server, &client, &secret, since, "log unreadable").await;
+
+        // Readable again: clients are cached and served again.
+        server
+            .database()
+            .execute_unannounced("ALTER TABLE client_changes_hidden RENAME TO client_changes")
+            .await;
+        let (client, secret) = server.machine_client("Logged", "directory.read").await;
+        server.token(&client, &secret).await;
+    }
 }
