@@ -3,24 +3,27 @@
 //! that pings each connection before handing it out (sqlx's default) and one that does
 //! not (ours), and the client with its secrets read as two statements (before) and as
 //! one (`get_with_active_secrets`). A measurement, not a check: it prints microseconds
-//! per read for docs/performance.md. Run:
+//! per read (the fastest of ten batches) for docs/performance.md. Run:
 //! `cargo test -p thetasecure-store --test it read_cost -- --ignored --nocapture`
 
 use std::time::Instant;
 
 use sqlx::{Connection, SqliteConnection};
+use thetasecure_core::ids::ClientId;
 use thetasecure_store::testing::TestDatabase;
 use thetasecure_store::{Engine, Store, pools};
 
 use crate::support::*;
 
-const READS: u32 = 5_000;
+const READS: u32 = 1_000;
+const BATCHES: u32 = 10;
 const CLIENTS: usize = 1_000;
 
 const PK_READ: &str =
     "SELECT client_id, client_name, scope, status FROM clients WHERE client_id = $1";
 
-/// Microseconds per call of `read`, over `READS` calls spread over the clients.
+/// Microseconds per call of `read`: the fastest of `BATCHES` batches of `READS` calls
+/// spread over the clients, since other work on a shared machine only ever adds time.
 async fn per_read<F, Fut>(what: &str, ids: &[String], mut read: F) -> f64
 where
     F: FnMut(String) -> Fut,
@@ -29,13 +32,16 @@ where
     for id in ids {
         read(id.clone()).await; // warm the page cache and the statement caches
     }
-    let started = Instant::now();
-    for n in 0..READS {
-        read(ids[n as usize % ids.len()].clone()).await;
+    let mut fastest = f64::MAX;
+    for _ in 0..BATCHES {
+        let started = Instant::now();
+        for n in 0..READS {
+            read(ids[n as usize % ids.len()].clone()).await;
+        }
+        fastest = fastest.min(started.elapsed().as_secs_f64() * 1e6 / f64::from(READS));
     }
-    let micros = started.elapsed().as_secs_f64() * 1e6 / f64::from(READS);
-    println!("{what}: {micros:.1} µs per read");
-    micros
+    println!("{what}: {fastest:.1} µs per read");
+    fastest
 }
 
 /// `CLIENTS` confidential clients with a secret each; their ids.
@@ -57,34 +63,30 @@ async fn seed(store: &Store) -> Vec<String> {
     ids
 }
 
-/// The client with its secrets as two statements and as one, through the store.
+/// The client with its secrets as two statements and as one, through the store, in
+/// alternating batches so that both meet the same interference; the fastest batch of
+/// each.
 async fn store_reads(engine: &str, store: &Store, ids: &[String]) {
-    per_read(
-        &format!("{engine} store: client, then its secrets (two reads)"),
-        ids,
-        |id| {
-            let store = store.clone();
-            async move { two_reads(&store, &id).await }
-        },
-    )
-    .await;
-    per_read(
-        &format!("{engine} store: get_with_active_secrets (one read)"),
-        ids,
-        |id| {
-            let store = store.clone();
-            async move {
-                let id = thetasecure_core::ids::ClientId::parse(&id).unwrap();
-                let found = store
-                    .clients()
-                    .get_with_active_secrets(&id, at(1))
-                    .await
-                    .unwrap();
-                assert_eq!(found.unwrap().1.len(), 1);
-            }
-        },
-    )
-    .await;
+    let ids: Vec<ClientId> = ids.iter().map(|id| ClientId::parse(id).unwrap()).collect();
+    let (mut two, mut one) = (f64::MAX, f64::MAX);
+    for _ in 0..BATCHES {
+        let started = Instant::now();
+        for n in 0..READS {
+            let id = &ids[n as usize % ids.len()];
+            store.clients().get(id).await.unwrap().unwrap();
+            store.secrets().list(id).await.unwrap();
+        }
+        two = two.min(started.elapsed().as_secs_f64() * 1e6 / f64::from(READS));
+        let started = Instant::now();
+        for n in 0..READS {
+            let id = &ids[n as usize % ids.len()];
+            let found = store.clients().get_with_active_secrets(id, at(1)).await;
+            assert_eq!(found.unwrap().unwrap().1.len(), 1);
+        }
+        one = one.min(started.elapsed().as_secs_f64() * 1e6 / f64::from(READS));
+    }
+    println!("{engine} store: client, then its secrets (two reads): {two:.1} µs per read");
+    println!("{engine} store: get_with_active_secrets (one read): {one:.1} µs per read");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,17 +109,21 @@ async fn read_cost() {
     let ids = seed(&store).await;
     let path = database.url().trim_start_matches("sqlite://").to_owned();
 
-    let mut conn = SqliteConnection::connect(database.url()).await.unwrap();
-    let started = Instant::now();
-    for n in 0..READS {
-        sqlx::query(PK_READ)
-            .bind(&ids[n as usize % ids.len()])
-            .fetch_optional(&mut conn)
-            .await
-            .unwrap();
-    }
-    let micros = started.elapsed().as_secs_f64() * 1e6 / f64::from(READS);
-    println!("primary-key read, own connection: {micros:.1} µs per read");
+    let conn = std::sync::Arc::new(tokio::sync::Mutex::new(
+        SqliteConnection::connect(database.url()).await.unwrap(),
+    ));
+    per_read("primary-key read, own connection", &ids, |id| {
+        let conn = conn.clone();
+        async move {
+            let mut conn = conn.lock().await;
+            sqlx::query(PK_READ)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
 
     for ping in [true, false] {
         let (options, pool) = pools::sqlite(&path);
@@ -146,10 +152,4 @@ async fn read_cost() {
 
     store_reads("SQLite", &store, &ids).await;
     store.close().await;
-}
-
-async fn two_reads(store: &Store, raw: &str) {
-    let id = thetasecure_core::ids::ClientId::parse(raw).unwrap();
-    store.clients().get(&id).await.unwrap().unwrap();
-    store.secrets().list(&id).await.unwrap();
 }
