@@ -151,7 +151,7 @@ pub(crate) fn error(err: sqlx::Error) -> StoreError {
 /// busy timeout, 8 connections, each with sqlx's cache of prepared statements.
 ///
 /// No ping before each acquire (sqlx's default): a local file's connection does not
-/// drop, and the ping is a round trip to the connection's worker thread, about a fifth
+/// drop, and the ping is a round trip to the connection's worker thread, about a quarter
 /// of a pooled primary-key read (docs/performance.md).
 pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
     let options = SqliteConnectOptions::new()
