@@ -1,14 +1,17 @@
-//! In-memory caches for the hot paths. Every entry lives at most the configured
-//! freshness (`Settings::cache_freshness`, a second by default), so a change made
-//! through another instance sharing the database is enforced here within that horizon
-//! (SPEC 1) even when no notification of it arrives; changes made through this instance
-//! invalidate their entry at once, and so do the notifications of the change feed
-//! (`changes`).
+//! In-memory caches for the hot paths.
 //!
-//! An entry past half its freshness is reloaded in the background by the first request
-//! that sees it, while requests keep getting the still-fresh value: without that, every
-//! in-flight request missed at the same instant once a second and waited for the store
-//! together, which made the latency tails (docs/performance.md).
+//! Clients (`client_cache`) do not expire by age: the change log and the change feed
+//! drop an entry when its client changes. Verified tokens and the scope registry live at
+//! most the configured freshness (`Settings::cache_freshness`, a second by default), so
+//! a change made through another instance sharing the database is enforced here within
+//! that horizon (SPEC 1) even when no notification of it arrives; changes made through
+//! this instance invalidate their entry at once, and so do the notifications of the
+//! change feed (`changes`).
+//!
+//! A token or scope entry past half its freshness is reloaded in the background by the
+//! first request that sees it, while requests keep getting the still-fresh value:
+//! without that, every in-flight request missed at the same instant once a second and
+//! waited for the store together, which made the latency tails (docs/performance.md).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -17,10 +20,11 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use thetasecure_core::Timestamp;
-use thetasecure_core::client::Client;
 use thetasecure_core::ids::ClientId;
 use thetasecure_core::token::AccessTokenClaims;
-use thetasecure_store::SecretRecord;
+
+pub use crate::client_cache::ClientEntry;
+pub(crate) use crate::client_cache::{ClientCache, SecretTag};
 
 /// How long a cached answer may be trusted without asking the store again, unless the
 /// settings say otherwise.
@@ -51,6 +55,56 @@ pub(crate) struct Generation {
 /// sharing the bucket only costs a reload.
 const REMOVAL_BUCKETS: usize = 64;
 
+/// Counts removals, so that a load that raced one is not inserted (`Generation`).
+pub(crate) struct Removals<S = foldhash::quality::RandomState> {
+    counts: [AtomicU64; REMOVAL_BUCKETS],
+    epoch: AtomicU64,
+    hasher: S,
+}
+
+impl<S: BuildHasher + Default> Default for Removals<S> {
+    fn default() -> Self {
+        Self {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            epoch: AtomicU64::new(0),
+            hasher: S::default(),
+        }
+    }
+}
+
+impl<S: BuildHasher> Removals<S> {
+    fn bucket<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        // The modulo keeps the result below REMOVAL_BUCKETS, so the cast cannot truncate.
+        (self.hasher.hash_one(key) % REMOVAL_BUCKETS as u64) as usize
+    }
+
+    /// To be taken before loading what will be inserted under `key`.
+    pub(crate) fn generation<Q: Hash + ?Sized>(&self, key: &Q) -> Generation {
+        let bucket = self.bucket(key);
+        Generation {
+            bucket,
+            removals: self.counts[bucket].load(Ordering::Acquire),
+            epoch: self.epoch.load(Ordering::Acquire),
+        }
+    }
+
+    /// Whether nothing that could concern a load taken at `since` was removed since.
+    pub(crate) fn unchanged_since(&self, since: Generation) -> bool {
+        self.counts[since.bucket].load(Ordering::Acquire) == since.removals
+            && self.epoch.load(Ordering::Acquire) == since.epoch
+    }
+
+    /// To be called before the entry of `key` is removed.
+    pub(crate) fn removing<Q: Hash + ?Sized>(&self, key: &Q) {
+        self.counts[self.bucket(key)].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// To be called before every entry is removed, or one whose key is not known.
+    pub(crate) fn removing_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 struct Entry<V> {
     loaded: Instant,
     value: V,
@@ -70,9 +124,7 @@ struct Table<K, V, S> {
 /// lookup. The seed is random per process, so keys cannot be chosen to collide.
 struct FreshMap<K, V, S = foldhash::quality::RandomState> {
     table: RwLock<Table<K, V, S>>,
-    removals: [AtomicU64; REMOVAL_BUCKETS],
-    epoch: AtomicU64,
-    bucket_hasher: S,
+    removals: Removals<S>,
     capacity: usize,
     freshness: Duration,
     /// From this age on, an entry is reloaded in the background while it is still served.
@@ -88,9 +140,7 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S>
                 entries: HashMap::default(),
                 by_alias: HashMap::default(),
             }),
-            removals: std::array::from_fn(|_| AtomicU64::new(0)),
-            epoch: AtomicU64::new(0),
-            bucket_hasher: Default::default(),
+            removals: Removals::default(),
             capacity,
             freshness,
             refresh_after: freshness / 2,
@@ -124,19 +174,9 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S>
         }
     }
 
-    fn bucket<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
-        // The modulo keeps the result below REMOVAL_BUCKETS, so the cast cannot truncate.
-        (self.bucket_hasher.hash_one(key) % REMOVAL_BUCKETS as u64) as usize
-    }
-
     /// To be taken before loading what will be inserted under `key`.
     fn generation<Q: Hash + ?Sized>(&self, key: &Q) -> Generation {
-        let bucket = self.bucket(key);
-        Generation {
-            bucket,
-            removals: self.removals[bucket].load(Ordering::Acquire),
-            epoch: self.epoch.load(Ordering::Acquire),
-        }
+        self.removals.generation(key)
     }
 
     /// Inserts what was loaded at `loaded`, unless a key of its bucket was removed, or
@@ -144,9 +184,7 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S>
     /// that change.
     fn insert(&self, key: K, value: V, loaded: Instant, since: Generation) {
         if let Ok(mut table) = self.table.write() {
-            if self.removals[since.bucket].load(Ordering::Acquire) != since.removals
-                || self.epoch.load(Ordering::Acquire) != since.epoch
-            {
+            if !self.removals.unchanged_since(since) {
                 return;
             }
             if table.entries.len() >= self.capacity {
@@ -173,7 +211,7 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S>
         Q: Eq + Hash + ?Sized,
     {
         if let Ok(mut table) = self.table.write() {
-            self.removals[self.bucket(key)].fetch_add(1, Ordering::AcqRel);
+            self.removals.removing(key);
             let removed = table.entries.remove(key);
             if let (Some(alias), Some(entry)) = (self.alias, removed) {
                 table.by_alias.remove(alias(&entry.value));
@@ -185,9 +223,9 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S>
     /// one may be of that entry, whose key is not known here until it is inserted.
     fn remove_alias(&self, alias: &str) {
         if let Ok(mut table) = self.table.write() {
-            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.removals.removing_all();
             if let Some(key) = table.by_alias.remove(alias) {
-                self.removals[self.bucket(&key)].fetch_add(1, Ordering::AcqRel);
+                self.removals.removing(&key);
                 table.entries.remove(&key);
             }
         }
@@ -196,69 +234,10 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> FreshMap<K, V, S>
     /// Removes every entry, and keeps out every load in flight.
     fn clear(&self) {
         if let Ok(mut table) = self.table.write() {
-            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.removals.removing_all();
             table.entries.clear();
             table.by_alias.clear();
         }
-    }
-}
-
-/// A client with its secrets, as the token path needs it.
-#[derive(Debug)]
-pub struct ClientEntry {
-    pub client: Client,
-    pub secrets: Vec<SecretRecord>,
-    /// Which of `secrets` last verified, and the tag of what was presented then.
-    pub(crate) recently_verified: RwLock<Option<(usize, SecretTag)>>,
-}
-
-impl ClientEntry {
-    pub fn new(client: Client, secrets: Vec<SecretRecord>) -> Self {
-        Self {
-            client,
-            secrets,
-            recently_verified: RwLock::new(None),
-        }
-    }
-}
-
-/// A keyed 128-bit tag of a presented secret: SipHash-2-4 under a key drawn at random
-/// when the process starts and never stored, so a tag says nothing outside this process.
-pub(crate) type SecretTag = [u8; 16];
-
-/// Clients by id; `None` caches "no such client" too, so unknown ids do not reach the store
-/// on every attempt.
-pub(crate) struct ClientCache(FreshMap<ClientId, Option<Arc<ClientEntry>>>);
-
-impl ClientCache {
-    pub(crate) fn new(freshness: Duration) -> Self {
-        Self(FreshMap::new(100_000, freshness))
-    }
-
-    pub(crate) fn get(&self, id: &ClientId, now: Instant) -> Cached<Option<Arc<ClientEntry>>> {
-        self.0.get(id, now)
-    }
-
-    pub(crate) fn generation(&self, id: &ClientId) -> Generation {
-        self.0.generation(id)
-    }
-
-    pub(crate) fn insert(
-        &self,
-        id: ClientId,
-        entry: Option<Arc<ClientEntry>>,
-        loaded: Instant,
-        since: Generation,
-    ) {
-        self.0.insert(id, entry, loaded, since);
-    }
-
-    pub(crate) fn invalidate(&self, id: &ClientId) {
-        self.0.remove(id);
-    }
-
-    pub(crate) fn clear(&self) {
-        self.0.clear();
     }
 }
 
@@ -440,7 +419,7 @@ mod tests {
         let t0 = Instant::now();
         let other = (0..)
             .map(|n| format!("other-{n}"))
-            .find(|key| map.bucket(key.as_str()) != map.bucket("a"))
+            .find(|key| map.removals.bucket(key.as_str()) != map.removals.bucket("a"))
             .expect("some key falls in another bucket");
         let before_load = map.generation("a");
         map.remove(other.as_str()); // e.g. a client created while "a" reloads

@@ -196,7 +196,8 @@ impl App {
     /// that verified, and a presented secret with that tag (compared in constant time)
     /// skips the HMAC. Any other secret, wrong ones included, takes the full path, so
     /// only a caller already holding the secret sees the shorter one. The memo lives as
-    /// long as the cached entry, at most a second, and never holds the secret itself.
+    /// long as the cached entry (until the client changes or is evicted), is checked
+    /// against the secret's expiry at each use, and never holds the secret itself.
     fn matching_secret<'e>(
         &self,
         entry: &'e ClientEntry,

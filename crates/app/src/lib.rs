@@ -9,6 +9,7 @@ pub mod cache;
 pub mod changes;
 pub mod client_address;
 mod client_auth;
+pub mod client_cache;
 pub mod clients;
 pub mod error;
 pub mod introspect;
@@ -74,10 +75,15 @@ pub struct Settings {
     pub id_token_signing_alg: SigningAlg,
     /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub trusted_proxies: client_address::TrustedProxies,
-    /// How long cached clients, tokens and scope names are trusted without asking the
-    /// store (`--cache-freshness-ms`): the bound on how late a change made elsewhere is
-    /// seen when no notification of it arrives (SQLite's CLI, PostgreSQL's feed down).
+    /// How long cached tokens and scope names are trusted without asking the store, and
+    /// cached clients served after the last successful read of the client change log
+    /// (read every half of it) (`--cache-freshness-ms`): the bound on how late a change
+    /// made elsewhere is seen when no notification of it arrives (SQLite's CLI,
+    /// PostgreSQL's feed down).
     pub cache_freshness: std::time::Duration,
+    /// How many clients the client cache holds (`--client-cache-capacity`); unknown ids
+    /// are held apart, an eighth as many.
+    pub client_cache_capacity: usize,
     /// Refresh-token idle and absolute lifetimes and the reuse grace window.
     pub refresh_tokens: thetasecure_core::refresh_token::RefreshTokenPolicy,
     /// The resource owner password grant (SPEC 9): off unless the operator enables it.
@@ -116,16 +122,19 @@ struct Inner {
     tokens_issued: token::TokensIssued,
     secret_tagger: client_auth::SecretTagger,
     keys_reloaded_at: std::sync::Mutex<Option<std::time::Instant>>,
-    /// The task applying the change feed (PostgreSQL), stopped with the app.
-    change_follower: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// The tasks applying the change feed (PostgreSQL) and reading the change log,
+    /// stopped with the app.
+    change_followers: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Asks the change log's reader to read now (the feed reconnected).
+    read_change_log: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Ok(mut follower) = self.change_follower.lock()
-            && let Some(task) = follower.take()
-        {
-            task.abort();
+        if let Ok(mut followers) = self.change_followers.lock() {
+            for task in followers.drain(..) {
+                task.abort();
+            }
         }
     }
 }
@@ -167,6 +176,7 @@ impl App {
         .await?;
         let freshness = settings.cache_freshness;
         let feed = store.subscribe_to_changes();
+        let client_cache = ClientCache::new(settings.client_cache_capacity, freshness);
         let app = App(Arc::new(Inner {
             hasher: server_key.secret_hasher(),
             password_hashing: Default::default(),
@@ -177,7 +187,7 @@ impl App {
             server_key,
             last_used: LastUsed::default(),
             usage: Usage::default(),
-            client_cache: ClientCache::new(freshness),
+            client_cache,
             token_cache: TokenCache::new(freshness),
             revocation_rechecks: Default::default(),
             scope_names: ScopeNamesCache::new(freshness),
@@ -185,8 +195,10 @@ impl App {
             tokens_issued: Default::default(),
             secret_tagger: client_auth::SecretTagger::new(),
             keys_reloaded_at: std::sync::Mutex::new(None),
-            change_follower: std::sync::Mutex::new(None),
+            change_followers: std::sync::Mutex::new(Vec::new()),
+            read_change_log: Default::default(),
         }));
+        app.follow_client_change_log();
         if let Some(feed) = feed {
             app.follow_changes(feed);
         }
@@ -275,21 +287,23 @@ impl App {
         self.0.scope_names.invalidate();
     }
 
+    /// One read: the client with the secrets active now. A secret that expires later
+    /// (a rotation's grace period) is checked against the clock at each use, so an entry
+    /// never needs reloading for that.
     async fn load_client_entry(
         &self,
         id: &thetasecure_core::ids::ClientId,
     ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
         let cache = &self.0.client_cache;
-        let (loaded, generation) = (std::time::Instant::now(), cache.generation(id));
-        let store = &self.0.store;
-        let entry = match store.clients().get(id).await? {
-            Some(client) => {
-                let secrets = store.secrets().list(id).await?;
-                Some(Arc::new(ClientEntry::new(client, secrets)))
-            }
-            None => None,
-        };
-        cache.insert(id.clone(), entry.clone(), loaded, generation);
+        let generation = cache.generation(id);
+        let found = self
+            .0
+            .store
+            .clients()
+            .get_with_active_secrets(id, self.now())
+            .await?;
+        let entry = found.map(|(client, secrets)| Arc::new(ClientEntry::new(client, secrets)));
+        cache.insert(id.clone(), entry.clone(), generation);
         Ok(entry)
     }
 
@@ -447,6 +461,7 @@ pub(crate) mod test_support {
             id_token_signing_alg: SigningAlg::Rs256,
             trusted_proxies: Default::default(),
             cache_freshness: crate::cache::DEFAULT_FRESHNESS,
+            client_cache_capacity: crate::client_cache::DEFAULT_CAPACITY,
             refresh_tokens: Default::default(),
             allow_password_grant: false,
         };

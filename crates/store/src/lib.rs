@@ -28,6 +28,7 @@ mod audit;
 mod authorization_codes;
 mod bootstrap;
 pub mod changes;
+mod client_changes;
 mod clients;
 mod consents;
 mod engine;
@@ -54,6 +55,9 @@ pub use authorization_codes::AuthorizationCodes;
 pub use bootstrap::Bootstrap;
 pub use changes::listener::FeedEvent;
 pub use changes::{Change, ChangeFeed};
+pub use client_changes::{
+    ClientChangeReader, ClientChangeRecord, ClientChanges, ClientChangesRead,
+};
 pub use clients::Clients;
 pub use consents::Consents;
 pub use error::StoreError;
@@ -188,6 +192,10 @@ impl Store {
 
     pub fn clients(&self) -> Clients<'_> {
         Clients { store: self }
+    }
+    /// The log of client changes that keeps every instance's client cache current.
+    pub fn client_changes(&self) -> ClientChanges<'_> {
+        ClientChanges { store: self }
     }
     pub fn secrets(&self) -> Secrets<'_> {
         Secrets { store: self }

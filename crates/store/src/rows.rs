@@ -334,6 +334,56 @@ impl SecretRow {
     }
 }
 
+/// A client joined with one of its secrets, or with none (`LEFT JOIN`): what
+/// `clients::get_with_active_secrets` reads in one statement. The secret's columns are
+/// prefixed, since both tables have `client_id` and `created_at`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientSecretRow {
+    #[sqlx(flatten)]
+    pub(crate) client: ClientRow,
+    secret_id: Option<String>,
+    secret_hash: Option<Vec<u8>>,
+    secret_hint: Option<String>,
+    secret_created_at: Option<i64>,
+    secret_expires_at: Option<i64>,
+    secret_revoked_at: Option<i64>,
+    secret_last_used_at: Option<i64>,
+}
+
+/// The joined secret columns, in `ClientSecretRow`'s names, from the table aliased `s`.
+macro_rules! joined_secret_columns {
+    () => {
+        "s.id AS secret_id, s.hash AS secret_hash, s.hint AS secret_hint, \
+         s.created_at AS secret_created_at, s.expires_at AS secret_expires_at, \
+         s.revoked_at AS secret_revoked_at, s.last_used_at AS secret_last_used_at"
+    };
+}
+pub(crate) use joined_secret_columns;
+
+impl ClientSecretRow {
+    /// The joined secret, if the row has one.
+    pub(crate) fn secret(&self) -> Result<Option<SecretRecord>, StoreError> {
+        let (Some(id), Some(hash), Some(hint), Some(created_at)) = (
+            &self.secret_id,
+            &self.secret_hash,
+            &self.secret_hint,
+            self.secret_created_at,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(SecretRecord {
+            id: id.clone(),
+            client_id: client_id(&self.client.client_id)?,
+            hash: SecretHash::from_bytes(hash.clone()),
+            hint: hint.clone(),
+            created_at: Timestamp(created_at),
+            expires_at: self.secret_expires_at.map(Timestamp),
+            revoked_at: self.secret_revoked_at.map(Timestamp),
+            last_used_at: self.secret_last_used_at.map(Timestamp),
+        }))
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ScopeRow {
     name: String,

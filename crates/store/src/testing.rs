@@ -71,7 +71,7 @@ impl TestDatabase {
     }
 
     /// Runs `sql` on its own connection, outside the store: a change no instance is told
-    /// of, as a notification lost would leave it.
+    /// of, neither notified nor logged in `client_changes` unless `sql` logs it.
     pub async fn execute_unannounced(&self, sql: &str) {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         if self.schema.is_some() {

@@ -109,9 +109,12 @@ pub struct ServeArgs {
     /// Comma-separated networks (CIDR) or addresses of proxies whose X-Forwarded-For names the client, for the sign-in and client-authentication limits [default: none, the peer counts]. [env: THETASECURE_TRUSTED_PROXIES]
     #[arg(long)]
     pub trusted_proxies: Option<String>,
-    /// How long cached clients, tokens and scope names are trusted, 50–3600000 ms [default: 1000]: the longest a change made elsewhere goes unseen when no notification arrives (a CLI on the SQLite file; PostgreSQL's change feed down). Above 1000 that exceeds the 1 s SPEC bound. [env: THETASECURE_CACHE_FRESHNESS_MS]
+    /// How long cached tokens and scope names are trusted, and cached clients served after the last successful read of the client change log (read every half of it), 50–3600000 ms [default: 1000]: the longest a change made elsewhere goes unseen when no notification arrives (a CLI on the SQLite file; PostgreSQL's change feed down). Above 1000 that exceeds the 1 s SPEC bound. [env: THETASECURE_CACHE_FRESHNESS_MS]
     #[arg(long)]
     pub cache_freshness_ms: Option<u64>,
+    /// How many clients the client cache holds, 100–10000000 [default: 100000]. Cached clients do not expire by age: a change anywhere drops them (the change feed and the change log). Each takes about 1 KiB; unknown client ids are held apart, an eighth as many. [env: THETASECURE_CLIENT_CACHE_CAPACITY]
+    #[arg(long)]
+    pub client_cache_capacity: Option<usize>,
     /// A refresh token unused this long (seconds) is dead [default: 2592000, 30 days]. [env: THETASECURE_REFRESH_TOKEN_IDLE_SECONDS]
     #[arg(long)]
     pub refresh_token_idle_seconds: Option<i64>,

@@ -15,6 +15,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use thetasecure_app::bootstrap::BootstrapInput;
 use thetasecure_app::client_address::TrustedProxies;
+use thetasecure_app::client_cache;
 use thetasecure_app::{ServerKey, Settings};
 use thetasecure_core::client::TTL_RANGE_SECONDS;
 use thetasecure_core::refresh_token::{PolicyError, RefreshTokenPolicy};
@@ -33,6 +34,8 @@ struct Layer {
     trusted_proxies: Option<AddressList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_freshness_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_cache_capacity: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -204,6 +207,7 @@ pub fn load_serve(args: ServeArgs) -> Result<Config> {
     flags.admin_listen = args.admin_listen;
     flags.trusted_proxies = args.trusted_proxies.map(AddressList::Joined);
     flags.cache_freshness_ms = args.cache_freshness_ms;
+    flags.client_cache_capacity = args.client_cache_capacity;
     flags.refresh_token_idle_seconds = args.refresh_token_idle_seconds;
     flags.refresh_token_absolute_seconds = args.refresh_token_absolute_seconds;
     flags.refresh_reuse_grace_seconds = args.refresh_reuse_grace_seconds;
@@ -310,6 +314,17 @@ fn resolve(
             CACHE_FRESHNESS_RANGE_MS.end()
         );
     }
+    let client_cache_capacity = layer
+        .client_cache_capacity
+        .unwrap_or(client_cache::DEFAULT_CAPACITY);
+    if !client_cache::CAPACITY_RANGE.contains(&client_cache_capacity) {
+        bail!(
+            "{}: must be from {} to {} clients",
+            variable("client_cache_capacity"),
+            client_cache::CAPACITY_RANGE.start(),
+            client_cache::CAPACITY_RANGE.end()
+        );
+    }
     let bootstrap = BootstrapInput {
         admin_client_secret: secret(
             layer.bootstrap_admin_client_secret,
@@ -339,6 +354,7 @@ fn resolve(
             id_token_signing_alg,
             trusted_proxies,
             cache_freshness: Duration::from_millis(cache_freshness_ms),
+            client_cache_capacity,
             refresh_tokens,
             allow_password_grant: layer.allow_password_grant.unwrap_or(false),
         },
@@ -767,6 +783,59 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("--cache-freshness-ms"), "{message}");
+    }
+
+    #[test]
+    fn client_cache_capacity_defaults_and_is_layered_and_bounded() {
+        let capacity = |setup: &Setup, file: Option<&Path>, flags: Layer| {
+            setup
+                .resolve(file, flags)
+                .unwrap()
+                .settings
+                .client_cache_capacity
+        };
+        let unset = Setup::new(&[]);
+        assert_eq!(
+            capacity(&unset, None, Layer::default()),
+            client_cache::DEFAULT_CAPACITY
+        );
+        let toml = unset.file("config.toml", "client_cache_capacity = 5000\n");
+        assert_eq!(capacity(&unset, Some(&toml), Layer::default()), 5000);
+        let env = Setup::new(&[("THETASECURE_CLIENT_CACHE_CAPACITY", "20000")]);
+        assert_eq!(
+            capacity(&env, Some(&toml), Layer::default()),
+            20000,
+            "env over file"
+        );
+        let flags = Layer {
+            client_cache_capacity: Some(300),
+            ..Layer::default()
+        };
+        assert_eq!(capacity(&env, Some(&toml), flags), 300, "flags over env");
+        let (low, high) = (
+            client_cache::CAPACITY_RANGE.start(),
+            client_cache::CAPACITY_RANGE.end(),
+        );
+        for edge in [*low, *high] {
+            let setup = Setup::new(&[]);
+            let flags = Layer {
+                client_cache_capacity: Some(edge),
+                ..Layer::default()
+            };
+            assert_eq!(capacity(&setup, None, flags), edge);
+        }
+        for bad in [(low - 1).to_string(), (high + 1).to_string(), "many".into()] {
+            let setup = Setup::new(&[("THETASECURE_CLIENT_CACHE_CAPACITY", bad.as_str())]);
+            let message = error_of(setup.resolve(None, Layer::default()));
+            assert!(
+                message.contains("THETASECURE_CLIENT_CACHE_CAPACITY"),
+                "{bad}: {message}"
+            );
+        }
+        let setup = Setup::new(&[("THETASECURE_CLIENT_CACHE_CAPACITY", "99")]);
+        let message = error_of(setup.resolve(None, Layer::default()));
+        assert!(message.contains("--client-cache-capacity"), "{message}");
+        assert!(message.contains("100 to 10000000"), "{message}");
     }
 
     #[test]

@@ -5,8 +5,12 @@
 //! On PostgreSQL a write sends its changes with `pg_notify` in its own transaction, so
 //! they are delivered on commit and never for a write that rolled back; each instance
 //! listens on the channel of its schema (`listener`). SQLite is one process's database:
-//! the writes of that process invalidate its caches directly, and a CLI on the same
-//! file is covered by the caches' horizon.
+//! the writes of that process invalidate its caches directly.
+//!
+//! On both engines a change to a client is also logged (`client_changes`), which each
+//! instance reads twice per `cache_freshness`: that is how a server on SQLite notices
+//! what the CLI committed, and how an instance on PostgreSQL that missed a notification
+//! still drops the client within the bound (SPEC 1).
 
 pub(crate) mod listener;
 
@@ -58,6 +62,17 @@ const PAYLOAD_MAX: usize = 7000;
 const JTIS_PER_PAYLOAD: usize = 150;
 
 impl Change {
+    /// The client whose cached entry (the client and its secrets) this change makes
+    /// stale, if any: such changes are also logged in `client_changes`.
+    pub fn changed_client(&self) -> Option<&ClientId> {
+        match self {
+            Change::ClientChanged { client_id } | Change::ClientDeleted { client_id } => {
+                Some(client_id)
+            }
+            _ => None,
+        }
+    }
+
     /// The revoked access tokens the change names (none for most).
     pub fn revoked_jtis(&self) -> &[String] {
         match self {

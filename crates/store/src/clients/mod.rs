@@ -14,7 +14,8 @@ use thetasecure_core::ids::ClientId;
 use crate::changes::Change;
 use crate::engine::for_each_engine;
 use crate::rows::{
-    ClientRow, ClientValues, NewClientRows, bind_client, client_columns, insert_client,
+    ClientRow, ClientSecretRow, ClientValues, NewClientRows, bind_client, client_columns,
+    insert_client, joined_secret_columns,
 };
 use crate::{AuditEntry, ClientCursor, ClientFilter, ClientPage, SecretRecord, Store, StoreError};
 
@@ -34,6 +35,15 @@ impl Clients<'_> {
     }
     pub async fn get(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         dispatch!(self.store, get(id))
+    }
+    /// The client with the secrets active at `now` (oldest first), in one statement:
+    /// what the token path caches.
+    pub async fn get_with_active_secrets(
+        &self,
+        id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<(Client, Vec<SecretRecord>)>, StoreError> {
+        dispatch!(self.store, get_with_active_secrets(id, now))
     }
     /// Newest first (created_at desc, client_id desc); `search` is a case-insensitive
     /// substring of client name or client id (Unicode lowercase, computed in Rust and
@@ -148,6 +158,39 @@ for_each_engine! {
         .await
         .map_err(error)?;
         row.map(ClientRow::into_client).transpose()
+    }
+
+    /// The client's row (found by primary key) joined with its active secrets (through
+    /// `client_secrets_by_client`): one row per secret, or one with no secret.
+    pub(crate) async fn get_with_active_secrets(
+        db: &Db,
+        id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<(Client, Vec<SecretRecord>)>, StoreError> {
+        let rows: Vec<ClientSecretRow> = sqlx::query_as(concat!(
+            "SELECT c.*, ",
+            joined_secret_columns!(),
+            " FROM (SELECT ",
+            client_columns!(),
+            " FROM clients WHERE client_id = $1) AS c
+              LEFT JOIN client_secrets AS s
+                ON s.client_id = c.client_id AND s.revoked_at IS NULL
+               AND (s.expires_at IS NULL OR s.expires_at > $2)
+              ORDER BY s.created_at, s.id"
+        ))
+        .bind(id.as_str())
+        .bind(now.0)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(error)?;
+        let mut secrets = Vec::with_capacity(rows.len());
+        for row in &rows {
+            secrets.extend(row.secret()?);
+        }
+        match rows.into_iter().next() {
+            Some(row) => Ok(Some((row.client.into_client()?, secrets))),
+            None => Ok(None),
+        }
     }
 
     pub(crate) async fn update(db: &Db, client: &Client, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -14,7 +14,8 @@ use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
-    audit::postgres as audit, clients::postgres as clients, expiry::postgres as expiry,
+    audit::postgres as audit, client_changes::postgres as client_changes,
+    clients::postgres as clients, expiry::postgres as expiry,
     refresh_tokens::postgres as refresh_tokens, scopes::postgres as scopes,
     secrets::postgres as secrets, tokens::postgres as tokens, users::postgres as users,
 };
@@ -120,15 +121,17 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
 }
 
 /// Sends `change` to every instance listening, when the transaction on `conn` commits
-/// (PostgreSQL delivers notifications on commit only, and drops those of a rollback).
+/// (PostgreSQL delivers notifications on commit only, and drops those of a rollback),
+/// and logs a client change (`client_changes`) for an instance that misses the
+/// notification.
 pub(crate) async fn publish(db: &Db, conn: &mut Conn, change: &Change) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::TEXT[]) AS payload")
         .bind(&*db.channel)
         .bind(change.payloads())
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .map_err(error)?;
-    Ok(())
+    client_changes::record(conn, change).await
 }
 
 pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
@@ -182,6 +185,14 @@ macro_rules! for_update {
     };
 }
 pub(crate) use for_update;
+
+/// The database's clock in unix milliseconds; the clock's, not the transaction's start.
+macro_rules! now_ms {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    };
+}
+pub(crate) use now_ms;
 
 /// The dialect's `strpos(haystack, needle)`: the 1-based position, 0 when absent.
 macro_rules! position_of {

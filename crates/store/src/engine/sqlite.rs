@@ -20,9 +20,9 @@ use crate::engine::Failure;
 use crate::group_commit::{GroupCommits, WriteTransactions};
 
 pub(crate) use crate::{
-    audit::sqlite as audit, clients::sqlite as clients, expiry::sqlite as expiry,
-    refresh_tokens::sqlite as refresh_tokens, scopes::sqlite as scopes, secrets::sqlite as secrets,
-    tokens::sqlite as tokens, users::sqlite as users,
+    audit::sqlite as audit, client_changes::sqlite as client_changes, clients::sqlite as clients,
+    expiry::sqlite as expiry, refresh_tokens::sqlite as refresh_tokens, scopes::sqlite as scopes,
+    secrets::sqlite as secrets, tokens::sqlite as tokens, users::sqlite as users,
 };
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -89,14 +89,11 @@ impl Db {
     }
 }
 
-/// Nothing to send: SQLite serves one process, whose writes invalidate its caches
-/// directly (`changes`).
-pub(crate) async fn publish(
-    _db: &Db,
-    _conn: &mut Conn,
-    _change: &Change,
-) -> Result<(), StoreError> {
-    Ok(())
+/// Nothing to notify: this process's writes invalidate its caches directly
+/// (`changes`). A client change is logged (`client_changes`), which is how a server
+/// notices what the CLI wrote to the same file.
+pub(crate) async fn publish(_db: &Db, conn: &mut Conn, change: &Change) -> Result<(), StoreError> {
+    client_changes::record(conn, change).await
 }
 
 /// A write transaction, holding the write turn until it commits or is dropped.
@@ -151,7 +148,11 @@ pub(crate) fn error(err: sqlx::Error) -> StoreError {
 }
 
 /// How ThetaSecure opens a SQLite file: WAL, `synchronous=FULL`, foreign keys, a 5 s
-/// busy timeout, 8 connections.
+/// busy timeout, 8 connections, each with sqlx's cache of prepared statements.
+///
+/// No ping before each acquire (sqlx's default): a local file's connection does not
+/// drop, and the ping is a round trip to the connection's worker thread, about a quarter
+/// of a pooled primary-key read (docs/performance.md).
 pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -162,6 +163,7 @@ pub fn pool_options(path: &str) -> (SqliteConnectOptions, SqlitePoolOptions) {
         .busy_timeout(BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .test_before_acquire(false)
         .acquire_timeout(BUSY_TIMEOUT * 2);
     (options, pool)
 }
@@ -272,6 +274,15 @@ macro_rules! for_update {
     };
 }
 pub(crate) use for_update;
+
+/// The database's clock in unix milliseconds (`julianday` is in days since noon,
+/// November 24, 4714 BC).
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+pub(crate) use now_ms;
 
 /// The dialect's `instr(haystack, needle)`: the 1-based position, 0 when absent.
 macro_rules! position_of {

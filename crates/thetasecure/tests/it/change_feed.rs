@@ -190,8 +190,8 @@ both_engines! {
     }
 
     /// The listeners' connections are killed: they come back by themselves, clear the
-    /// caches (a change made meanwhile was not announced), and later changes are
-    /// announced again. Nothing to cut on SQLite.
+    /// token caches and read the client change log at once (a change made meanwhile was
+    /// not announced), and later changes are announced again. Nothing to cut on SQLite.
     async fn the_feed_recovers_from_a_killed_connection(server: TestApp with |app| app.cache_freshness(AN_HOUR)) {
         let Some(b) = observer(&server).await else {
             return;
@@ -203,8 +203,14 @@ both_engines! {
         let (client, secret) = server.machine_client("Fleet", "directory.read").await;
         let token = server.token(&client, &secret).await;
         assert!(is_active(&b, &token).await);
-        // Behind both instances' backs, as a lost notification would leave it.
-        server.database().execute_unannounced(&format!("UPDATE clients SET status = 'disabled' WHERE client_id = '{client}'")).await;
+        // Behind both instances' backs, as a lost notification would leave it: the
+        // change and its row in the change log, which B reads when the feed is back
+        // (its periodic read is half an hour away).
+        server.database().execute_unannounced(&format!(
+            "UPDATE clients SET status = 'disabled' WHERE client_id = '{client}';
+             INSERT INTO client_changes (client_id, changed_at)
+             VALUES ('{client}', CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))"
+        )).await;
         assert!(is_active(&b, &token).await, "B trusts its cache: nobody told it");
 
         assert_eq!(server.database().cut_change_feed().await, 2);

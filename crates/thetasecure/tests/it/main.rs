@@ -11,6 +11,7 @@ mod browser;
 mod change_feed;
 mod cli;
 mod client_address;
+mod client_cache;
 mod client_metadata;
 mod clients_api;
 mod console;

@@ -75,6 +75,7 @@ impl TestApp {
                 id_token_signing_alg: SigningAlg::Rs256,
                 trusted_proxies: Default::default(),
                 cache_freshness: thetasecure_app::cache::DEFAULT_FRESHNESS,
+                client_cache_capacity: thetasecure_app::client_cache::DEFAULT_CAPACITY,
                 refresh_tokens: Default::default(),
                 allow_password_grant: false,
             },
@@ -259,6 +260,11 @@ impl TestApp {
 impl TestApp {
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// The server key as `--secret-key` takes it, for a CLI run on this app's store.
+    pub fn server_key(&self) -> String {
+        self.server_key.encode()
     }
 
     /// The database, for what a case does behind the instances' backs (`TestDatabase`'s
