@@ -5,7 +5,7 @@
 use thetasecure_core::Timestamp;
 use thetasecure_store::{SecretRecord, Store, StoreError};
 
-use crate::notes::{Note, Notes};
+use crate::notes::{Note, Notes, WriteFuture};
 
 /// Uses closer together than this are not worth noting again.
 const RESOLUTION_MS: i64 = 60_000;
@@ -54,14 +54,10 @@ impl LastUsed {
     }
 
     pub(crate) async fn flush(&self, store: &Store) -> Result<(), StoreError> {
-        let batch = self.pending.drain();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let written = store.secrets().record_last_used(&batch).await;
-        if written.is_err() {
-            self.pending.restore(batch);
-        }
-        written
+        self.pending.flush(store, write_uses).await
     }
+}
+
+fn write_uses<'a>(store: &'a Store, uses: &'a [(String, Timestamp)]) -> WriteFuture<'a> {
+    Box::pin(async move { store.secrets().record_last_used(uses).await })
 }

@@ -7,7 +7,7 @@ use thetasecure_core::ids::ClientId;
 use thetasecure_core::usage::{ClientUsage, DayUsage, UtcDay};
 use thetasecure_store::{Store, StoreError, UsageIncrement, UsageRecord};
 
-use crate::notes::{Note, Notes};
+use crate::notes::{Note, Notes, WriteFuture};
 
 /// One client's usage since the last flush, by day: usually one day, two around
 /// midnight.
@@ -99,31 +99,27 @@ impl Usage {
         )
     }
 
-    /// Writes every note in one statement. A failed write is put back for the next
-    /// flush: should the store have committed it and only the answer been lost, a day's
-    /// count comes out high, which beats losing the counts of every outage.
+    /// Writes the notes a slice at a time (`Notes::flush`). A failed write is put back
+    /// for the next flush: should the store have committed it and only the answer been
+    /// lost, a day's count comes out high, which beats losing the counts of every outage.
     pub(crate) async fn flush(&self, store: &Store) -> Result<(), StoreError> {
-        let batch = self.pending.drain();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let increments: Vec<UsageIncrement> = batch
-            .iter()
-            .flat_map(|(client_id, noted)| {
-                noted.0.iter().map(|day| UsageIncrement {
-                    client_id: client_id.clone(),
-                    day: day.day,
-                    tokens_issued: day.tokens_issued,
-                    last_authenticated_at: day.last_authenticated_at,
-                })
-            })
-            .collect();
-        let written = store.client_usage().record(&increments).await;
-        if written.is_err() {
-            self.pending.restore(batch);
-        }
-        written
+        self.pending.flush(store, write_usage).await
     }
+}
+
+fn write_usage<'a>(store: &'a Store, batch: &'a [(ClientId, Noted)]) -> WriteFuture<'a> {
+    let increments: Vec<UsageIncrement> = batch
+        .iter()
+        .flat_map(|(client_id, noted)| {
+            noted.0.iter().map(|day| UsageIncrement {
+                client_id: client_id.clone(),
+                day: day.day,
+                tokens_issued: day.tokens_issued,
+                last_authenticated_at: day.last_authenticated_at,
+            })
+        })
+        .collect();
+    Box::pin(async move { store.client_usage().record(&increments).await })
 }
 
 #[cfg(test)]
