@@ -190,4 +190,41 @@ mod tests {
         assert_eq!(notes.get("b"), None);
         assert_eq!(notes.drain().len(), 2);
     }
+
+    /// Calls of `fail_the_second_slice`, counted: a `WriteSlice` is a plain function.
+    static SLICES_WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn fail_the_second_slice<'a>(_: &'a Store, slice: &'a [(String, Count)]) -> WriteFuture<'a> {
+        let call = SLICES_WRITTEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let len = slice.len();
+        Box::pin(async move {
+            assert!(len <= FLUSH_SLICE, "a slice of {len} notes");
+            if call == 1 {
+                Err(StoreError::Conflict("the store refused this slice".into()))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn a_flush_writes_in_slices_and_puts_back_what_a_failed_slice_did_not_write() {
+        let clock = std::sync::Arc::new(thetasecure_core::clock::FixedClock::new(
+            thetasecure_core::Timestamp(0),
+        ));
+        let (_database, app) = crate::test_support::sqlite_app(clock).await;
+        let notes = Notes::<String, Count>::default();
+        let total = 2 * FLUSH_SLICE + FLUSH_SLICE / 2;
+        for key in 0..total {
+            add(&notes, &key.to_string(), 1);
+        }
+        let flushed = notes.flush(&app.0.store, fail_the_second_slice).await;
+        assert!(
+            flushed.is_err(),
+            "the second slice's refusal is the flush's"
+        );
+        assert_eq!(SLICES_WRITTEN.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The first slice was written; the second and the rest wait for the next flush.
+        assert_eq!(notes.drain().len(), total - FLUSH_SLICE);
+    }
 }
