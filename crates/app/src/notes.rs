@@ -1,5 +1,5 @@
-//! What the hot paths note in memory and a periodic flush writes to the store in one
-//! batch (and at shutdown): secrets' `last_used_at` (`last_used`) and clients' usage
+//! What the hot paths note in memory and a periodic flush writes to the store in a few
+//! large statements (and at shutdown): secrets' `last_used_at` (`last_used`) and clients' usage
 //! (`usage`). A token request must not wait for a write, and a write per token would
 //! make the store the bottleneck of the token endpoint.
 //!
