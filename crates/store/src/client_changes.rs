@@ -162,15 +162,7 @@ impl ClientChangeReader {
                 conn,
                 data_version,
             } => {
-                let conn = match conn {
-                    Some(conn) => conn,
-                    None => conn.insert(
-                        options
-                            .connect()
-                            .await
-                            .map_err(crate::engine::sqlite::error)?,
-                    ),
-                };
+                let conn = connected(conn, options, crate::engine::sqlite::error).await?;
                 let version = sqlite_only::data_version(conn).await?;
                 if !first && *data_version == Some(version) {
                     return Ok(Vec::new());
@@ -182,21 +174,29 @@ impl ClientChangeReader {
                 sqlite::since(conn, self.cursor.floor.unwrap_or(0)).await
             }
             Source::Postgres { options, conn } => {
-                let conn = match conn {
-                    Some(conn) => conn,
-                    None => conn.insert(
-                        options
-                            .connect()
-                            .await
-                            .map_err(crate::engine::postgres::error)?,
-                    ),
-                };
+                let conn = connected(conn, options, crate::engine::postgres::error).await?;
                 if first {
                     self.cursor.floor = Some(postgres::initial_floor(conn).await?);
                 }
                 postgres::since(conn, self.cursor.floor.unwrap_or(0)).await
             }
         }
+    }
+}
+
+/// The reader's own connection, made on first use or after `disconnect`.
+async fn connected<'c, O>(
+    conn: &'c mut Option<O::Connection>,
+    options: &O,
+    error: fn(sqlx::Error) -> StoreError,
+) -> Result<&'c mut O::Connection, StoreError>
+where
+    O: ConnectOptions,
+    O::Connection: Sized,
+{
+    match conn {
+        Some(conn) => Ok(conn),
+        None => Ok(conn.insert(options.connect().await.map_err(error)?)),
     }
 }
 
