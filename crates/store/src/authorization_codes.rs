@@ -4,11 +4,13 @@
 //! both engines.
 
 use thetasecure_core::Timestamp;
+use thetasecure_core::user::User;
 
 use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::refresh_tokens::Owner;
 use crate::rows::client_id;
+use crate::users::{WithUser, user_columns};
 use crate::{
     AuditEntry, AuthorizationCodeRecord, RefreshTokenRecord, RevokedAccessToken, RevokedTokens,
     Store, StoreError,
@@ -29,6 +31,14 @@ impl AuthorizationCodes<'_> {
         code_hash: &str,
     ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
         dispatch!(self.store, get(code_hash))
+    }
+    /// The code whatever its state, with its user (deleting a user deletes its codes), in
+    /// one read: a redemption needs both.
+    pub async fn get_with_user(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<(AuthorizationCodeRecord, User)>, StoreError> {
+        dispatch!(self.store, get_with_user(code_hash))
     }
     /// Marks the code redeemed at `now` with what the redemption issues, and stores
     /// `refresh` (the first token of its family), if the code is unredeemed and
@@ -185,6 +195,23 @@ for_each_engine! {
         row.map(CodeRow::into_record).transpose()
     }
 
+    pub(crate) async fn get_with_user(db: &Db, code_hash: &str) -> Result<Option<(AuthorizationCodeRecord, User)>, StoreError> {
+        let row: Option<WithUser<CodeRow>> = sqlx::query_as(concat!(
+            "SELECT code.*, ",
+            user_columns!(),
+            " FROM (SELECT ",
+            code_columns!(),
+            " FROM authorization_codes WHERE code_hash = $1) AS code
+             JOIN users ON users.id = code.user_id"
+        ))
+        .bind(code_hash)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(error)?;
+        row.map(|row| Ok((row.record.into_record()?, row.user.into_user()?)))
+            .transpose()
+    }
+
     pub(crate) async fn revoke_grants(
         db: &Db,
         code_hash: &str,
@@ -277,13 +304,19 @@ pub(crate) mod sqlite_only {
     }
 }
 
-/// Redemption on PostgreSQL: one statement, one round trip instead of four (BEGIN,
-/// UPDATE, INSERT, COMMIT). With a refresh token, a data-modifying CTE whose insert
-/// reads the compare-and-set's row, so it happens only for the winner; atomic and
-/// durable like a transaction.
+/// Redemption on PostgreSQL: one statement instead of four round trips (BEGIN, UPDATE,
+/// INSERT, COMMIT), committed in a group with other redemptions and rotations, so that
+/// many share one WAL flush instead of each waiting for its own (`group_commit`). With a
+/// refresh token, a data-modifying CTE whose insert reads the compare-and-set's row, so
+/// it happens only for the winner. Two redemptions of one code in one group meet as in
+/// two transactions: the second finds the code redeemed.
 pub(crate) mod postgres_only {
+    use sqlx::Row;
+    use sqlx::postgres::PgConnection;
+
     use super::*;
     use crate::engine::postgres::*;
+    use crate::group_commit::{GroupWrite, WriteFuture};
     use crate::refresh_tokens::{bind_refresh, refresh_columns};
 
     const REDEEM_WITH_REFRESH: &str = concat!(
@@ -295,6 +328,43 @@ pub(crate) mod postgres_only {
         " SELECT count(*) FROM redeemed"
     );
 
+    /// A redemption waiting in the group-commit queue, owning what it binds.
+    struct Redemption {
+        code_hash: String,
+        now: Timestamp,
+        access_token_jti: String,
+        access_token_expires_at: Timestamp,
+        refresh: Option<RefreshTokenRecord>,
+    }
+
+    /// Answers 1 if this redemption won the code, 0 if not.
+    impl GroupWrite<PgConnection> for Redemption {
+        fn write<'a>(&'a self, conn: &'a mut PgConnection) -> WriteFuture<'a> {
+            Box::pin(async move {
+                let family_id = self.refresh.as_ref().map(|token| token.family_id.as_str());
+                let query = |sql: &'static str| {
+                    sqlx::query(sql)
+                        .bind(&self.code_hash)
+                        .bind(self.now.0)
+                        .bind(&self.access_token_jti)
+                        .bind(self.access_token_expires_at.0)
+                        .bind(family_id)
+                };
+                let Some(token) = &self.refresh else {
+                    let redeemed = query(mark_redeemed!()).execute(conn).await.map_err(error)?;
+                    return Ok(redeemed.rows_affected());
+                };
+                let redeemed: i64 = bind_refresh!(query(REDEEM_WITH_REFRESH), token)
+                    .fetch_one(conn)
+                    .await
+                    .map_err(|e| or_missing(e, error))?
+                    .try_get(0)
+                    .map_err(error)?;
+                Ok(u64::from(redeemed == 1))
+            })
+        }
+    }
+
     pub(crate) async fn redeem(
         db: &Db,
         code_hash: &str,
@@ -303,29 +373,13 @@ pub(crate) mod postgres_only {
         access_token_expires_at: Timestamp,
         refresh: Option<&RefreshTokenRecord>,
     ) -> Result<bool, StoreError> {
-        let family_id = refresh.map(|token| token.family_id.as_str());
-        let Some(token) = refresh else {
-            let redeemed = sqlx::query(mark_redeemed!())
-                .bind(code_hash)
-                .bind(now.0)
-                .bind(access_token_jti)
-                .bind(access_token_expires_at.0)
-                .bind(family_id)
-                .execute(&db.pool)
-                .await
-                .map_err(error)?;
-            return Ok(redeemed.rows_affected() == 1);
+        let redemption = Redemption {
+            code_hash: code_hash.to_owned(),
+            now,
+            access_token_jti: access_token_jti.to_owned(),
+            access_token_expires_at,
+            refresh: refresh.cloned(),
         };
-        let query = sqlx::query_scalar(REDEEM_WITH_REFRESH)
-            .bind(code_hash)
-            .bind(now.0)
-            .bind(access_token_jti)
-            .bind(access_token_expires_at.0)
-            .bind(family_id);
-        let redeemed: i64 = bind_refresh!(query, token)
-            .fetch_one(&db.pool)
-            .await
-            .map_err(|e| or_missing(e, error))?;
-        Ok(redeemed == 1)
+        Ok(db.group_commits.write(Box::new(redemption)).await? == 1)
     }
 }

@@ -9,6 +9,10 @@
 //! every savepoint. Instead a write that fails rolls back its whole group, and then every
 //! write of that group runs again in a transaction of its own. Writes fail rarely (a
 //! duplicate client id), so the replay costs little.
+//!
+//! Client creates and, on PostgreSQL, code redemptions and refresh-token rotations
+//! commit this way. A write answers its caller a count (a compare-and-set's rows
+//! changed), given only once its group has committed.
 
 use std::future::Future;
 use std::ops::DerefMut;
@@ -22,7 +26,8 @@ use crate::StoreError;
 /// The most writes one group takes; the rest wait for the next.
 const GROUP_MAX: usize = 64;
 
-pub(crate) type WriteFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
+pub(crate) type WriteFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send + 'a>>;
 
 /// A write that can join a group commit, on connection type `C`. It may run twice (see
 /// above), each time in a transaction that is rolled back if any write in it fails.
@@ -41,7 +46,7 @@ pub(crate) trait WriteTransactions: Send + Sync + 'static {
 
 struct QueuedWrite<C> {
     write: Box<dyn GroupWrite<C>>,
-    done: oneshot::Sender<Result<(), StoreError>>,
+    done: oneshot::Sender<Result<u64, StoreError>>,
 }
 
 /// The queue in front of the group committers.
@@ -73,9 +78,10 @@ impl<C: Send + 'static> GroupCommits<C> {
         Self { queue }
     }
 
-    /// Runs `write` in the next group and answers once that group has committed: a
-    /// success is durable, and a failure has left nothing of this write behind.
-    pub(crate) async fn write(&self, write: Box<dyn GroupWrite<C>>) -> Result<(), StoreError> {
+    /// Runs `write` in the next group and answers what it answered once that group has
+    /// committed: a success is durable, and a failure has left nothing of this write
+    /// behind.
+    pub(crate) async fn write(&self, write: Box<dyn GroupWrite<C>>) -> Result<u64, StoreError> {
         let stopped = || StoreError::unavailable("the store is shutting down");
         let (done, outcome) = oneshot::channel();
         self.queue
@@ -102,7 +108,7 @@ async fn commit_groups<T: WriteTransactions>(
             .map(|queued| (queued.write, queued.done))
             .unzip();
         let outcomes = match commit_together(&*transactions, &writes).await {
-            Ok(()) => vec![Ok(()); writes.len()],
+            Ok(answers) => answers.into_iter().map(Ok).collect(),
             Err(Failure::OfAWrite) => commit_each(&*transactions, &writes).await,
             Err(Failure::OfTheGroup(failure)) => vec![Err(failure); writes.len()],
         };
@@ -123,25 +129,28 @@ enum Failure {
 async fn commit_together<T: WriteTransactions>(
     transactions: &T,
     writes: &[Box<dyn GroupWrite<T::Connection>>],
-) -> Result<(), Failure> {
+) -> Result<Vec<u64>, Failure> {
     let mut tx = transactions.begin().await.map_err(Failure::OfTheGroup)?;
+    let mut answers = Vec::with_capacity(writes.len());
     for write in writes {
         // Dropping `tx` rolls the group back.
-        write.write(&mut tx).await.map_err(|_| Failure::OfAWrite)?;
+        answers.push(write.write(&mut tx).await.map_err(|_| Failure::OfAWrite)?);
     }
-    T::commit(tx).await.map_err(Failure::OfTheGroup)
+    T::commit(tx).await.map_err(Failure::OfTheGroup)?;
+    Ok(answers)
 }
 
 async fn commit_each<T: WriteTransactions>(
     transactions: &T,
     writes: &[Box<dyn GroupWrite<T::Connection>>],
-) -> Vec<Result<(), StoreError>> {
+) -> Vec<Result<u64, StoreError>> {
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
         let outcome = async {
             let mut tx = transactions.begin().await?;
-            write.write(&mut tx).await?;
-            T::commit(tx).await
+            let answer = write.write(&mut tx).await?;
+            T::commit(tx).await?;
+            Ok(answer)
         };
         outcomes.push(outcome.await);
     }

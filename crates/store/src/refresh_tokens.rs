@@ -5,10 +5,12 @@
 
 use thetasecure_core::Timestamp;
 use thetasecure_core::ids::ClientId;
+use thetasecure_core::user::User;
 
 use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::rows::client_id;
+use crate::users::{WithUser, user_columns};
 use crate::{AuditEntry, RefreshTokenRecord, RevokedTokens, Rotation, Store, StoreError};
 
 pub struct RefreshTokens<'a> {
@@ -33,6 +35,14 @@ impl RefreshTokens<'_> {
     /// The token whatever its state.
     pub async fn get(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
         dispatch!(self.store, get(token_hash))
+    }
+    /// The token whatever its state, with its user (deleting a user deletes its tokens),
+    /// in one read: a rotation needs both.
+    pub async fn get_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, User)>, StoreError> {
+        dispatch!(self.store, get_with_user(token_hash))
     }
     /// Retires `old_hash` and stores `new` in its place, if `old_hash` is live at `now`
     /// (never rotated, not revoked, not expired). Otherwise nothing is written and the
@@ -331,6 +341,23 @@ for_each_engine! {
         get_on(&mut conn, token_hash).await
     }
 
+    pub(crate) async fn get_with_user(db: &Db, token_hash: &str) -> Result<Option<(RefreshTokenRecord, User)>, StoreError> {
+        let row: Option<WithUser<RefreshTokenRow>> = sqlx::query_as(concat!(
+            "SELECT token.*, ",
+            user_columns!(),
+            " FROM (SELECT ",
+            refresh_columns!(),
+            " FROM refresh_tokens WHERE token_hash = $1) AS token
+             JOIN users ON users.id = token.user_id"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(error)?;
+        row.map(|row| Ok((row.record.into_record()?, row.user.into_user()?)))
+            .transpose()
+    }
+
     pub(crate) async fn replace_successor(
         db: &Db,
         old_hash: &str,
@@ -528,12 +555,17 @@ pub(crate) mod sqlite_only {
 }
 
 /// Rotation on PostgreSQL: the compare-and-set and the successor's insert as one
-/// statement (a data-modifying CTE, atomic and durable like a transaction), one round
-/// trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). The insert reads the
-/// compare-and-set's row, so it happens only for the winner.
+/// statement (a data-modifying CTE, atomic and durable like a transaction) instead of four
+/// round trips (BEGIN, UPDATE, INSERT, COMMIT), committed in a group like a code
+/// redemption. The insert reads the compare-and-set's row, so it happens only for the
+/// winner.
 pub(crate) mod postgres_only {
+    use sqlx::Row;
+    use sqlx::postgres::PgConnection;
+
     use super::*;
     use crate::engine::postgres::*;
+    use crate::group_commit::{GroupWrite, WriteFuture};
 
     const ROTATE: &str = concat!(
         "WITH retired AS (",
@@ -544,21 +576,44 @@ pub(crate) mod postgres_only {
         " SELECT count(*) FROM retired"
     );
 
+    /// A rotation waiting in the group-commit queue, owning what it binds.
+    struct Rotating {
+        old_hash: String,
+        now: Timestamp,
+        new: RefreshTokenRecord,
+    }
+
+    /// Answers 1 if this rotation retired the old token, 0 if not.
+    impl GroupWrite<PgConnection> for Rotating {
+        fn write<'a>(&'a self, conn: &'a mut PgConnection) -> WriteFuture<'a> {
+            Box::pin(async move {
+                let query = sqlx::query(ROTATE)
+                    .bind(&self.old_hash)
+                    .bind(self.now.0)
+                    .bind(&self.new.token_hash);
+                let won: i64 = bind_refresh!(query, &self.new)
+                    .fetch_one(conn)
+                    .await
+                    .map_err(|e| or_missing(e, error))?
+                    .try_get(0)
+                    .map_err(error)?;
+                Ok(u64::from(won == 1))
+            })
+        }
+    }
+
     pub(crate) async fn rotate(
         db: &Db,
         old_hash: &str,
         now: Timestamp,
         new: &RefreshTokenRecord,
     ) -> Result<Rotation, StoreError> {
-        let query = sqlx::query_scalar(ROTATE)
-            .bind(old_hash)
-            .bind(now.0)
-            .bind(&new.token_hash);
-        let won: i64 = bind_refresh!(query, new)
-            .fetch_one(&db.pool)
-            .await
-            .map_err(|e| or_missing(e, error))?;
-        if won == 1 {
+        let rotating = Rotating {
+            old_hash: old_hash.to_owned(),
+            now,
+            new: new.clone(),
+        };
+        if db.group_commits.write(Box::new(rotating)).await? == 1 {
             return Ok(Rotation::Rotated);
         }
         Ok(refused(super::postgres::get(db, old_hash).await?))

@@ -53,22 +53,38 @@ impl Users<'_> {
     }
 }
 
+/// Qualified, with the times renamed, so that a code or refresh token read with its user
+/// in one statement (`get_with_user`) keeps its own `created_at`.
 macro_rules! user_columns {
     () => {
-        "id, username, email, display_name, status, is_admin, created_at, updated_at"
+        "users.id, users.username, users.email, users.display_name, users.status, \
+         users.is_admin, users.created_at AS user_created_at, \
+         users.updated_at AS user_updated_at"
     };
 }
+pub(crate) use user_columns;
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     username: String,
     email: Option<String>,
     display_name: Option<String>,
     status: String,
     is_admin: bool,
+    #[sqlx(rename = "user_created_at")]
     created_at: i64,
+    #[sqlx(rename = "user_updated_at")]
     updated_at: i64,
+}
+
+/// A row of another table read with its user (`user_columns`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct WithUser<Record> {
+    #[sqlx(flatten)]
+    pub(crate) record: Record,
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,7 +95,7 @@ struct SignInRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> Result<User, StoreError> {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
         let status = UserStatus::parse(&self.status).ok_or_else(|| StoreError::Backend {
             what: format!("stored user status `{}` is not valid", self.status),
             cause: None,

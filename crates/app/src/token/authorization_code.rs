@@ -57,7 +57,7 @@ impl App {
             .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
         let code_hash = hash_of(code);
         let codes = self.store().authorization_codes();
-        let Some(record) = codes.get(&code_hash).await? else {
+        let Some((record, user)) = codes.get_with_user(&code_hash).await? else {
             return Err(invalid_grant("code"));
         };
         if record.client_id != client.client_id {
@@ -87,10 +87,9 @@ impl App {
             )
             .into());
         }
-        let user = match self.store().users().get(&record.user_id).await? {
-            Some(user) if user.is_active() => user,
-            _ => return Err(invalid_grant("code")),
-        };
+        if !user.is_active() {
+            return Err(invalid_grant("code"));
+        }
         let scope = ScopeSet::from_trusted(&record.scope);
         let tokens = self.user_tokens(
             &entry,

@@ -8,6 +8,7 @@ use serde_json::json;
 use thetasecure_core::grant::GrantType;
 use thetasecure_core::opaque::hash_of;
 use thetasecure_core::scope::ScopeSet;
+use thetasecure_core::user::User;
 use thetasecure_core::{ErrorCode, OAuthError, Timestamp};
 use thetasecure_store::{RefreshTokenRecord, Rotation};
 
@@ -32,12 +33,14 @@ impl App {
             .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
         let token_hash = hash_of(presented);
         let tokens = self.store().refresh_tokens();
-        let Some(current) = tokens.get(&token_hash).await? else {
+        let Some((current, user)) = tokens.get_with_user(&token_hash).await? else {
             return Err(invalid_grant("refresh token"));
         };
         let now = self.clock().now();
         if current.rotated_at.is_some() {
-            return self.presented_again(&entry, current, request, now).await;
+            return self
+                .presented_again(&entry, current, &user, request, now)
+                .await;
         }
         if current.client_id != client.client_id
             || current.revoked_at.is_some()
@@ -45,7 +48,9 @@ impl App {
         {
             return Err(invalid_grant("refresh token"));
         }
-        let issued = self.successor_tokens(&entry, &current, request).await?;
+        let issued = self
+            .successor_tokens(&entry, &current, &user, request)
+            .await?;
         let Some(successor) = issued.refresh.as_ref() else {
             return Err(invalid_grant("refresh token"));
         };
@@ -56,7 +61,8 @@ impl App {
             }
             // A concurrent request rotated it first: this one is a retry or reuse.
             Rotation::AlreadyRotated(rotated) => {
-                self.presented_again(&entry, rotated, request, now).await
+                self.presented_again(&entry, rotated, &user, request, now)
+                    .await
             }
             Rotation::Revoked(_) | Rotation::Expired(_) | Rotation::Unknown => {
                 Err(invalid_grant("refresh token"))
@@ -64,11 +70,12 @@ impl App {
         }
     }
 
-    /// The tokens that follow `current` in its family, for `request`'s scope.
+    /// The tokens that follow `current`, `user`'s, in its family, for `request`'s scope.
     async fn successor_tokens(
         &self,
         entry: &ClientEntry,
         current: &RefreshTokenRecord,
+        user: &User,
         request: &TokenRequest<'_>,
     ) -> Result<UserTokens, TokenError> {
         // A setting lowered since the token was issued ends its family sooner.
@@ -99,14 +106,13 @@ impl App {
                 asked
             }
         };
-        let user = match self.store().users().get(&current.user_id).await? {
-            Some(user) if user.is_active() => user,
-            _ => return Err(invalid_grant("refresh token")),
-        };
+        if !user.is_active() {
+            return Err(invalid_grant("refresh token"));
+        }
         let issued = self.user_tokens(
             entry,
             Grant {
-                user: &user,
+                user,
                 scope: &scope,
                 auth_time: current.auth_time,
                 // OIDC Core §12.2: a refreshed ID token carries no nonce.
@@ -135,6 +141,7 @@ impl App {
         &self,
         entry: &ClientEntry,
         rotated: RefreshTokenRecord,
+        user: &User,
         request: &TokenRequest<'_>,
         now: Timestamp,
     ) -> Result<TokenResponse, TokenError> {
@@ -159,7 +166,9 @@ impl App {
                 return Err(invalid_grant("refresh token"));
             }
         };
-        let issued = self.successor_tokens(entry, &rotated, request).await?;
+        let issued = self
+            .successor_tokens(entry, &rotated, user, request)
+            .await?;
         let Some(fresh) = issued.refresh.as_ref() else {
             return Err(invalid_grant("refresh token"));
         };

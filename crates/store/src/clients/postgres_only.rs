@@ -60,7 +60,7 @@ impl GroupWrite<PgConnection> for NewClientRows {
                     StoreError::Conflict(_) => super::already_exists(&self.client.client_id),
                     other => other,
                 })?;
-            Ok(())
+            Ok(1)
         })
     }
 }

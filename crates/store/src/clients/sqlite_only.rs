@@ -15,7 +15,8 @@ impl GroupWrite<SqliteConnection> for NewClientRows {
             if let Some(secret) = &self.secret {
                 secrets::insert(conn, secret).await?;
             }
-            audit::insert(conn, &self.audit).await
+            audit::insert(conn, &self.audit).await?;
+            Ok(1)
         })
     }
 }

@@ -40,6 +40,12 @@ async fn codes_insert_get_and_redeem_once(env: Env) {
     codes.insert(&c1).await.unwrap();
     assert_eq!(codes.get("c1").await.unwrap(), Some(c1.clone()));
     assert_eq!(codes.get("C1").await.unwrap(), None);
+    // Issued at 30 s, its user created at 0: each keeps its own times.
+    let c3 = code("c3", at(30));
+    codes.insert(&c3).await.unwrap();
+    let alice = env.store.users().get("u-1").await.unwrap().unwrap();
+    assert_eq!(codes.get_with_user("c3").await.unwrap(), Some((c3, alice)));
+    assert_eq!(codes.get_with_user("C3").await.unwrap(), None);
     assert!(matches!(
         codes.insert(&c1).await.unwrap_err(),
         StoreError::Conflict(_)

@@ -34,6 +34,7 @@ async fn refresh_tokens_rotate_once(env: Env) {
     refresh.insert(&rt1).await.unwrap();
     assert_eq!(refresh.get("rt1").await.unwrap(), Some(rt1.clone()));
     assert_eq!(refresh.get("RT1").await.unwrap(), None);
+    assert_eq!(refresh.get_with_user("RT1").await.unwrap(), None);
     assert!(matches!(
         refresh.insert(&rt1).await.unwrap_err(),
         StoreError::Conflict(_)
@@ -55,6 +56,12 @@ async fn refresh_tokens_rotate_once(env: Env) {
         Some(rotated(&rt1, at(10), "rt2"))
     );
     assert_eq!(refresh.get("rt2").await.unwrap(), Some(rt2.clone()));
+    // Issued at 10 s, its user created at 0: each keeps its own times.
+    let alice = env.store.users().get("u-1").await.unwrap().unwrap();
+    assert_eq!(
+        refresh.get_with_user("rt2").await.unwrap(),
+        Some((rt2.clone(), alice))
+    );
 
     // Presenting rt1 again is reuse: its state comes back and nothing is stored.
     let rt3 = refresh_token("rt3", "fam-1", at(11));
