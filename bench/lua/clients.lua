@@ -31,7 +31,10 @@ function init(args)
   assert(limit == 0 or #requests == limit,
     string.format("BENCH_CLIENTS=%d but the file holds %d credentials", limit, #requests))
   local threads = tonumber(os.getenv("BENCH_WRK_THREADS") or "1")
-  next_index = math.floor((thread_index or 0) * #requests / threads) % #requests
+  -- BENCH_CLIENT_START shifts the cycle, so that short runs back to back (BENCH_TRACE)
+  -- do not all send the same first clients.
+  local start = tonumber(os.getenv("BENCH_CLIENT_START") or "0")
+  next_index = (start + math.floor((thread_index or 0) * #requests / threads)) % #requests
 end
 
 function request()
