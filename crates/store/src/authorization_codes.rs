@@ -10,7 +10,7 @@ use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::refresh_tokens::Owner;
 use crate::rows::client_id;
-use crate::users::{WithUser, user_columns};
+use crate::users::{WithUser, select_with_user};
 use crate::{
     AuditEntry, AuthorizationCodeRecord, RefreshTokenRecord, RevokedAccessToken, RevokedTokens,
     Store, StoreError,
@@ -196,20 +196,16 @@ for_each_engine! {
     }
 
     pub(crate) async fn get_with_user(db: &Db, code_hash: &str) -> Result<Option<(AuthorizationCodeRecord, User)>, StoreError> {
-        let row: Option<WithUser<CodeRow>> = sqlx::query_as(concat!(
-            "SELECT code.*, ",
-            user_columns!(),
-            " FROM (SELECT ",
+        let row: Option<WithUser<CodeRow>> = sqlx::query_as(select_with_user!(
             code_columns!(),
-            " FROM authorization_codes WHERE code_hash = $1) AS code
-             JOIN users ON users.id = code.user_id"
+            "authorization_codes",
+            "code_hash"
         ))
         .bind(code_hash)
         .fetch_optional(&db.pool)
         .await
         .map_err(error)?;
-        row.map(|row| Ok((row.record.into_record()?, row.user.into_user()?)))
-            .transpose()
+        row.map(|row| row.into_pair(CodeRow::into_record)).transpose()
     }
 
     pub(crate) async fn revoke_grants(

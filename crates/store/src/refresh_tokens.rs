@@ -10,7 +10,7 @@ use thetasecure_core::user::User;
 use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::rows::client_id;
-use crate::users::{WithUser, user_columns};
+use crate::users::{WithUser, select_with_user};
 use crate::{AuditEntry, RefreshTokenRecord, RevokedTokens, Rotation, Store, StoreError};
 
 pub struct RefreshTokens<'a> {
@@ -342,20 +342,16 @@ for_each_engine! {
     }
 
     pub(crate) async fn get_with_user(db: &Db, token_hash: &str) -> Result<Option<(RefreshTokenRecord, User)>, StoreError> {
-        let row: Option<WithUser<RefreshTokenRow>> = sqlx::query_as(concat!(
-            "SELECT token.*, ",
-            user_columns!(),
-            " FROM (SELECT ",
+        let row: Option<WithUser<RefreshTokenRow>> = sqlx::query_as(select_with_user!(
             refresh_columns!(),
-            " FROM refresh_tokens WHERE token_hash = $1) AS token
-             JOIN users ON users.id = token.user_id"
+            "refresh_tokens",
+            "token_hash"
         ))
         .bind(token_hash)
         .fetch_optional(&db.pool)
         .await
         .map_err(error)?;
-        row.map(|row| Ok((row.record.into_record()?, row.user.into_user()?)))
-            .transpose()
+        row.map(|row| row.into_pair(RefreshTokenRow::into_record)).transpose()
     }
 
     pub(crate) async fn replace_successor(

@@ -82,10 +82,39 @@ pub(crate) struct UserRow {
 #[derive(sqlx::FromRow)]
 pub(crate) struct WithUser<Record> {
     #[sqlx(flatten)]
-    pub(crate) record: Record,
+    record: Record,
     #[sqlx(flatten)]
-    pub(crate) user: UserRow,
+    user: UserRow,
 }
+
+impl<Record> WithUser<Record> {
+    /// The record, converted by `into_record`, and its user.
+    pub(crate) fn into_pair<T>(
+        self,
+        into_record: impl FnOnce(Record) -> Result<T, StoreError>,
+    ) -> Result<(T, User), StoreError> {
+        Ok((into_record(self.record)?, self.user.into_user()?))
+    }
+}
+
+/// The row of `$table` (its `$columns`) whose `$key` is `$1`, with its user; for a
+/// `WithUser` row.
+macro_rules! select_with_user {
+    ($columns:expr, $table:literal, $key:literal) => {
+        concat!(
+            "SELECT record.*, ",
+            $crate::users::user_columns!(),
+            " FROM (SELECT ",
+            $columns,
+            " FROM ",
+            $table,
+            " WHERE ",
+            $key,
+            " = $1) AS record JOIN users ON users.id = record.user_id"
+        )
+    };
+}
+pub(crate) use select_with_user;
 
 #[derive(sqlx::FromRow)]
 struct SignInRow {
