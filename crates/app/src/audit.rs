@@ -6,7 +6,8 @@ use thetasecure_core::Timestamp;
 use thetasecure_store::AuditEntry;
 
 /// Who is acting: `client:<id>` for an admin API token, `user:<name>` for the console,
-/// `cli` for the command line, `system` for bootstrap.
+/// `cli` for the command line, `system` for bootstrap, `address:<ip>` for someone not
+/// signed in (a failed sign-in).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(String);
 
@@ -18,6 +19,11 @@ impl Actor {
     /// An administrator signed in to the console.
     pub fn user(username: &str) -> Self {
         Self(format!("user:{username}"))
+    }
+
+    /// Someone not signed in, known only by the address they came from.
+    pub fn visitor(address: std::net::IpAddr) -> Self {
+        Self(format!("address:{address}"))
     }
 
     pub fn cli() -> Self {

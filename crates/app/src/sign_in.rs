@@ -8,6 +8,9 @@ use std::sync::OnceLock;
 use thetasecure_core::random;
 use thetasecure_core::user::{MAX_PASSWORD_CHARS, User};
 
+use serde_json::json;
+
+use crate::audit::{self, Actor};
 use crate::{AdminError, App};
 
 /// Why a sign-in did not succeed. Callers show one message for `Refused`, whatever the
@@ -21,6 +24,15 @@ pub enum SignInError {
     Throttled { retry_after_seconds: u64 },
     #[error(transparent)]
     Failed(#[from] AdminError),
+}
+
+/// The longest name a sign-in can match: an e-mail address (usernames are shorter).
+const MAX_USERNAME_CHARS: usize = thetasecure_core::user::EMAIL.max_chars;
+
+/// What a password check found; the caller is told only `Refused`, the audit log more.
+enum Checked {
+    Accepted(User),
+    Refused { user_id: Option<String> },
 }
 
 /// The message the sign-in page shows for every refusal.
@@ -69,24 +81,40 @@ impl App {
                 });
             }
         }
-        let checked = self.check_password(username, password).await;
-        match &checked {
-            Err(SignInError::Refused) => {
+        match self.check_password(username, password).await? {
+            Checked::Accepted(user) => {
+                failures.clear(&keys[0].0).await.map_err(store_error)?;
+                Ok(user)
+            }
+            Checked::Refused { user_id } => {
                 for (key, _) in &keys {
                     failures
                         .record(key, now, window_ms)
                         .await
                         .map_err(store_error)?;
                 }
+                // SPEC 4: sign-in failures are audited. The username as typed, not the
+                // password; the user's id when there is such a user, for the admin.
+                let entry = audit::entry(
+                    &Actor::visitor(address),
+                    now,
+                    "user.sign_in_failed",
+                    "user",
+                    user_id.as_deref().unwrap_or_default(),
+                    json!({"username": username.chars().take(MAX_USERNAME_CHARS).collect::<String>()}),
+                );
+                self.store()
+                    .audit()
+                    .record(&entry)
+                    .await
+                    .map_err(store_error)?;
+                Err(SignInError::Refused)
             }
-            Ok(_) => failures.clear(&keys[0].0).await.map_err(store_error)?,
-            Err(_) => {}
         }
-        checked
     }
 
-    async fn check_password(&self, username: &str, password: &str) -> Result<User, SignInError> {
-        let record = if username.is_empty() || username.chars().count() > 254 {
+    async fn check_password(&self, username: &str, password: &str) -> Result<Checked, AdminError> {
+        let record = if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
             None
         } else {
             self.store()
@@ -103,10 +131,12 @@ impl App {
             None => (self.stand_in_hash().await?, None),
         };
         let matches = plausible && hashing.verify(password.to_owned(), phc).await?;
-        match user {
-            Some(user) if matches && user.is_active() => Ok(user),
-            _ => Err(SignInError::Refused),
-        }
+        Ok(match user {
+            Some(user) if matches && user.is_active() => Checked::Accepted(user),
+            user => Checked::Refused {
+                user_id: user.map(|user| user.id),
+            },
+        })
     }
 
     /// A hash of a random password no one knows, made once, for unknown usernames.
@@ -129,7 +159,6 @@ mod tests {
     use thetasecure_core::user::{NewUser, UserFields, UserStatus};
 
     use super::*;
-    use crate::audit::Actor;
     use crate::test_support::sqlite_app;
 
     #[tokio::test]
@@ -171,6 +200,29 @@ mod tests {
             app.sign_in("dora", "dora's long password", here).await,
             Err(SignInError::Refused)
         ));
+
+        // Every refusal is audited (SPEC 4): by address, with Dora's id for hers, and
+        // never with a password.
+        let query = crate::audit::AuditQuery {
+            action: Some("user.sign_in_failed".into()),
+            ..Default::default()
+        };
+        let failed = app
+            .list_audit_events(&query, None, Some(100))
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(failed.len(), 6);
+        let doras = failed.iter().filter(|event| event.target_id == dora.id);
+        assert_eq!(doras.count(), 4);
+        let nobodys = failed
+            .iter()
+            .find(|event| event.details["username"] == "nobody");
+        assert_eq!(nobodys.map(|event| event.target_id.as_str()), Some(""));
+        for event in &failed {
+            assert_eq!(event.actor, "address:127.0.0.1");
+            assert!(!event.details.to_string().contains("password"), "{event:?}");
+        }
     }
 
     /// Five failures lock the username for the window, whoever asks, right password or

@@ -348,6 +348,12 @@ both_engines! {
             assert!(refused.body.contains("Invalid username or password"), "{}", refused.body);
             assert!(!browser.cookies.contains_key("ts_session"));
         }
+        // Both refusals are in the audit log, without the password.
+        let (status, audited) = server.admin(Method::GET, "/api/v1/audit-events?action=user.sign_in_failed", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let usernames: Vec<_> = audited["items"].as_array().unwrap().iter().map(|event| event["details"]["username"].as_str().unwrap()).collect();
+        assert_eq!(usernames, ["nobody", "admin"], "{audited}");
+        assert!(!audited.to_string().contains(ADMIN_PASSWORD));
         // Without the form's token, or from another origin: refused.
         let refused = browser.post("/login", &[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", "forged")]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
