@@ -504,3 +504,43 @@ pub(crate) mod test_support {
         }
     }
 }
+
+/// What each request's future holds is moved several times on its way through axum and
+/// hyper, so its size is paid per request: introspection once carried a 17.7 KB store
+/// future it seldom polled and cost three times the instructions (#12). These bounds
+/// keep the hot paths' futures small.
+#[cfg(test)]
+mod future_sizes {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use thetasecure_core::grant::{AuthMethod, GrantType};
+    use thetasecure_core::secret::PlainSecret;
+
+    use crate::{ClientAuthentication, ClientCredentials};
+
+    fn credentials() -> ClientCredentials {
+        ClientCredentials {
+            client_id: "ts_caller".into(),
+            secret: PlainSecret::new("a secret".into()),
+            method: AuthMethod::ClientSecretBasic,
+            source: std::net::Ipv4Addr::LOCALHOST.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_and_introspection_futures_stay_small() {
+        let clock = Arc::new(thetasecure_core::clock::SystemClock);
+        let (_database, app) = crate::test_support::sqlite_app(clock).await;
+        let caller = credentials();
+        let introspection = app.introspect(&caller, "a token");
+        let size = std::mem::size_of_val(&introspection);
+        assert!(size <= 2048, "introspection's future is {size} bytes");
+        let client = ClientAuthentication::Secret(credentials());
+        let request = crate::token::TokenRequest::default();
+        let grant = app.grant(GrantType::ClientCredentials, &client, &request);
+        let size = std::mem::size_of_val(&grant);
+        assert!(size <= 4096, "the token grant's future is {size} bytes");
+    }
+}
