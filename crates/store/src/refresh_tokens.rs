@@ -556,7 +556,6 @@ pub(crate) mod sqlite_only {
 /// redemption. The insert reads the compare-and-set's row, so it happens only for the
 /// winner.
 pub(crate) mod postgres_only {
-    use sqlx::Row;
     use sqlx::postgres::PgConnection;
 
     use super::*;
@@ -583,16 +582,14 @@ pub(crate) mod postgres_only {
     impl GroupWrite<PgConnection> for Rotating {
         fn write<'a>(&'a self, conn: &'a mut PgConnection) -> WriteFuture<'a> {
             Box::pin(async move {
-                let query = sqlx::query(ROTATE)
+                let query = sqlx::query_scalar(ROTATE)
                     .bind(&self.old_hash)
                     .bind(self.now.0)
                     .bind(&self.new.token_hash);
                 let won: i64 = bind_refresh!(query, &self.new)
                     .fetch_one(conn)
                     .await
-                    .map_err(|e| or_missing(e, error))?
-                    .try_get(0)
-                    .map_err(error)?;
+                    .map_err(|e| or_missing(e, error))?;
                 Ok(u64::from(won == 1))
             })
         }
