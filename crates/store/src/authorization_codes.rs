@@ -10,7 +10,7 @@ use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::refresh_tokens::Owner;
 use crate::rows::client_id;
-use crate::users::{WithUser, select_with_user};
+use crate::users::{WithUser, select_with_user, user_still_active};
 use crate::{
     AuditEntry, AuthorizationCodeRecord, RefreshTokenRecord, RevokedAccessToken, RevokedTokens,
     Store, StoreError,
@@ -142,14 +142,18 @@ struct Issued {
 }
 
 /// A redemption's compare-and-set: marks code `$1` redeemed at `$2` with what it
-/// issues, if it is unredeemed and unexpired. A concurrent redemption holds the row
-/// until it commits; this one then finds `redeemed_at` set and changes nothing.
+/// issues, if it is unredeemed and unexpired and its user still active. A concurrent
+/// redemption holds the row until it commits; this one then finds `redeemed_at` set and
+/// changes nothing.
 macro_rules! mark_redeemed {
     () => {
-        "UPDATE authorization_codes
-         SET redeemed_at = $2, access_token_jti = $3, access_token_expires_at = $4,
-             refresh_family_id = $5
-         WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2"
+        concat!(
+            "UPDATE authorization_codes
+             SET redeemed_at = $2, access_token_jti = $3, access_token_expires_at = $4,
+                 refresh_family_id = $5
+             WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
+            user_still_active!("authorization_codes")
+        )
     };
 }
 

@@ -214,6 +214,8 @@ pub enum Rotation {
     Revoked(RefreshTokenRecord),
     /// Past its expiry, never rotated nor revoked: no reuse, just too late.
     Expired(RefreshTokenRecord),
+    /// Its user was disabled (or deleted) after the token was read.
+    UserInactive,
     Unknown,
 }
 

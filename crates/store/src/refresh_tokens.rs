@@ -10,7 +10,7 @@ use thetasecure_core::user::User;
 use crate::changes::Change;
 use crate::engine::{for_each_engine, or_missing};
 use crate::rows::client_id;
-use crate::users::{WithUser, select_with_user};
+use crate::users::{WithUser, select_with_user, user_still_active};
 use crate::{AuditEntry, RefreshTokenRecord, RevokedTokens, Rotation, Store, StoreError};
 
 pub struct RefreshTokens<'a> {
@@ -276,23 +276,28 @@ impl RefreshTokenRow {
 }
 
 /// Why a token that lost its compare-and-set could not be rotated.
-fn refused(token: Option<RefreshTokenRecord>) -> Rotation {
+fn refused(token: Option<RefreshTokenRecord>, now: Timestamp) -> Rotation {
     match token {
         None => Rotation::Unknown,
         Some(token) if token.revoked_at.is_some() => Rotation::Revoked(token),
         Some(token) if token.rotated_at.is_some() => Rotation::AlreadyRotated(token),
-        Some(token) => Rotation::Expired(token),
+        Some(token) if token.expires_at <= now => Rotation::Expired(token),
+        // Live, so its user was the compare-and-set's failed condition.
+        Some(_) => Rotation::UserInactive,
     }
 }
 
-/// A rotation's compare-and-set: retires `$1` at `$2` in favour of `$3` if it is live.
-/// A concurrent rotation holds the row until it commits; this one then finds
-/// `rotated_at` set and changes nothing.
+/// A rotation's compare-and-set: retires `$1` at `$2` in favour of `$3` if it is live
+/// and its user still active. A concurrent rotation holds the row until it commits; this
+/// one then finds `rotated_at` set and changes nothing.
 macro_rules! retire_for_successor {
     () => {
-        "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3
-         WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
-           AND expires_at > $2"
+        concat!(
+            "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3
+             WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL
+               AND expires_at > $2",
+            user_still_active!("refresh_tokens")
+        )
     };
 }
 
@@ -546,7 +551,7 @@ pub(crate) mod sqlite_only {
         }
         let old = get_on(&mut tx, old_hash).await?;
         rollback(tx).await?;
-        Ok(refused(old))
+        Ok(refused(old, now))
     }
 }
 
@@ -609,6 +614,6 @@ pub(crate) mod postgres_only {
         if db.group_commits.write(Box::new(rotating)).await? == 1 {
             return Ok(Rotation::Rotated);
         }
-        Ok(refused(super::postgres::get(db, old_hash).await?))
+        Ok(refused(super::postgres::get(db, old_hash).await?, now))
     }
 }

@@ -64,6 +64,26 @@ macro_rules! user_columns {
 }
 pub(crate) use user_columns;
 
+/// The condition of a write that issues tokens to the user of a `$table` row (a code's
+/// redemption, a refresh token's rotation): the user is still active. The token path
+/// read the user before it signed; a user disabled since then must not get tokens that
+/// the disabling's sign-out, already past, did not revoke. On PostgreSQL the user's row
+/// is locked until the write commits, so a disabling waits for it and its sign-out then
+/// finds the new tokens; one that committed first is seen (`for_share`). SQLite writes
+/// one transaction at a time.
+macro_rules! user_still_active {
+    ($table:literal) => {
+        concat!(
+            " AND EXISTS (SELECT 1 FROM users WHERE users.id = ",
+            $table,
+            ".user_id AND users.status = 'active'",
+            for_share!(),
+            ")"
+        )
+    };
+}
+pub(crate) use user_still_active;
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     id: String,

@@ -112,8 +112,15 @@ impl App {
             )
             .await?;
         if !won {
-            // Another redemption got there first: this one is the replay.
-            self.revoke_replayed_code(&record, &code_hash, now).await?;
+            // Another redemption got there first, and this one is the replay; or the
+            // user was disabled since the code was read, and it stays unredeemed.
+            let redeemed = codes
+                .get(&code_hash)
+                .await?
+                .is_some_and(|code| code.redeemed_at.is_some());
+            if redeemed {
+                self.revoke_replayed_code(&record, &code_hash, now).await?;
+            }
             return Err(invalid_grant("code"));
         }
         self.token_issued(GrantType::AuthorizationCode, &client.client_id, now);

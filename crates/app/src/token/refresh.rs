@@ -64,9 +64,10 @@ impl App {
                 self.presented_again(&entry, rotated, &user, request, now)
                     .await
             }
-            Rotation::Revoked(_) | Rotation::Expired(_) | Rotation::Unknown => {
-                Err(invalid_grant("refresh token"))
-            }
+            Rotation::Revoked(_)
+            | Rotation::Expired(_)
+            | Rotation::UserInactive
+            | Rotation::Unknown => Err(invalid_grant("refresh token")),
         }
     }
 

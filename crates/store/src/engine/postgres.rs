@@ -189,6 +189,15 @@ macro_rules! for_update {
 }
 pub(crate) use for_update;
 
+/// Locks the rows read against updates (not against other readers) until the
+/// transaction ends; a row updated meanwhile is read again as committed.
+macro_rules! for_share {
+    () => {
+        " FOR SHARE"
+    };
+}
+pub(crate) use for_share;
+
 /// The database's clock in unix milliseconds; the clock's, not the transaction's start.
 macro_rules! now_ms {
     () => {

@@ -275,6 +275,14 @@ macro_rules! for_update {
 }
 pub(crate) use for_update;
 
+/// ` FOR SHARE` where the dialect has it (see `for_update`).
+macro_rules! for_share {
+    () => {
+        ""
+    };
+}
+pub(crate) use for_share;
+
 /// The database's clock in unix milliseconds (`julianday` is in days since noon,
 /// November 24, 4714 BC).
 macro_rules! now_ms {

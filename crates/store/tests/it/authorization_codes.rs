@@ -9,6 +9,7 @@ conformance!(
     a_replayed_code_revokes_what_it_issued,
     codes_are_purged_after_replay_no_longer_matters,
     concurrent_redemptions_have_one_winner,
+    a_user_disabled_after_the_read_gets_nothing_from_a_code,
     codes_go_with_their_user_and_client
 );
 
@@ -300,4 +301,74 @@ async fn codes_go_with_their_user_and_client(env: Env) {
     assert_eq!(codes.get("c-client").await.unwrap(), None);
     assert_eq!(codes.get("c-user").await.unwrap(), None);
     assert!(codes.get("c-kept").await.unwrap().is_some());
+}
+
+/// The token path reads the code with its user, checks the user is active and signs;
+/// a user disabled in between (whose sign-out everywhere may already be past) must get
+/// nothing: the code stays unredeemed and no refresh token is stored.
+async fn a_user_disabled_after_the_read_gets_nothing_from_a_code(env: Env) {
+    create_user_and_client(&env.store).await;
+    let codes = env.store.authorization_codes();
+    codes.insert(&code("c1", NOW)).await.unwrap();
+    codes.insert(&code("c2", NOW)).await.unwrap();
+    let (_, alice) = codes.get_with_user("c1").await.unwrap().unwrap();
+    assert!(alice.is_active());
+    disable_user(&env.store, "u-1").await;
+
+    let rt = refresh_token("rt1", "fam-1", at(10));
+    assert!(
+        !codes
+            .redeem("c1", at(10), "jti-c1", at(310), Some(&rt))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !codes
+            .redeem("c2", at(10), "jti-c2", at(310), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(codes.get("c1").await.unwrap().unwrap().redeemed_at, None);
+    assert_eq!(codes.get("c2").await.unwrap().unwrap().redeemed_at, None);
+    assert_eq!(env.store.refresh_tokens().get("rt1").await.unwrap(), None);
+}
+
+/// PostgreSQL, where writers do not queue: a disabling not yet committed holds a
+/// redemption of its user's code back, and once it commits the redemption finds the
+/// user disabled. (The other order, a redemption holding the user's row until its group
+/// commits, makes the disabling wait, so that the sign-out after it finds the tokens.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabling_in_flight_holds_a_redemption_back_postgres() {
+    use sqlx::{Connection, PgConnection};
+
+    run(thetasecure_store::Engine::Postgres, |env| async move {
+        create_user_and_client(&env.store).await;
+        let codes = env.store.authorization_codes();
+        codes.insert(&code("c1", NOW)).await.unwrap();
+        let mut admin = PgConnection::connect(&env.url).await.unwrap();
+        let mut disabling = admin.begin().await.unwrap();
+        sqlx::query("UPDATE users SET status = 'disabled' WHERE id = 'u-1'")
+            .execute(&mut *disabling)
+            .await
+            .unwrap();
+
+        let store = env.store.clone();
+        let redemption = tokio::spawn(async move {
+            let rt = refresh_token("rt1", "fam-1", at(10));
+            store
+                .authorization_codes()
+                .redeem("c1", at(10), "jti-c1", at(310), Some(&rt))
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !redemption.is_finished(),
+            "the redemption went ahead of a disabling of its user in flight"
+        );
+        disabling.commit().await.unwrap();
+        assert!(!redemption.await.unwrap().unwrap());
+        assert_eq!(codes.get("c1").await.unwrap().unwrap().redeemed_at, None);
+        assert_eq!(env.store.refresh_tokens().get("rt1").await.unwrap(), None);
+    })
+    .await;
 }

@@ -8,6 +8,7 @@ conformance!(
     families_revoked_by_family_user_and_client,
     refresh_tokens_are_purged_after_expiry,
     concurrent_rotations_have_one_winner,
+    a_user_disabled_after_the_read_gets_no_successor,
     a_revocation_racing_a_rotation_leaves_no_live_token,
     refresh_tokens_go_with_their_user_and_client,
     a_retry_replaces_the_unused_successor_once,
@@ -544,4 +545,24 @@ async fn a_first_token_is_stored_with_its_audit_entry(env: Env) {
             .await
             .contains(&"password_grant.again".to_owned())
     );
+}
+
+/// As for codes: a user disabled after the token was read gets no successor, and the
+/// presented token stays as it was (the sign-out revokes it).
+async fn a_user_disabled_after_the_read_gets_no_successor(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    let rt1 = refresh_token("rt1", "fam-1", NOW);
+    refresh.insert(&rt1).await.unwrap();
+    let (_, alice) = refresh.get_with_user("rt1").await.unwrap().unwrap();
+    assert!(alice.is_active());
+    disable_user(&env.store, "u-1").await;
+
+    let rt2 = refresh_token("rt2", "fam-1", at(10));
+    assert_eq!(
+        refresh.rotate("rt1", at(10), &rt2).await.unwrap(),
+        Rotation::UserInactive
+    );
+    assert_eq!(refresh.get("rt1").await.unwrap(), Some(rt1));
+    assert_eq!(refresh.get("rt2").await.unwrap(), None);
 }

@@ -267,6 +267,18 @@ pub async fn create_user(store: &Store, id: &str, username: &str) {
         .unwrap();
 }
 
+/// Sets user `id`'s status to disabled, as the admin API does before it signs the user
+/// out everywhere.
+pub async fn disable_user(store: &Store, id: &str) {
+    let mut user = store.users().get(id).await.unwrap().unwrap();
+    user.profile.status = UserStatus::Disabled;
+    store
+        .users()
+        .update(&user, None, &audit("user.updated", id))
+        .await
+        .unwrap();
+}
+
 /// A refresh token of `family` for user `u-1` and client `ts_app`, issued at
 /// `created_at` with access token `jti-<hash>`, both living an hour.
 pub fn refresh_token(hash: &str, family: &str, created_at: Timestamp) -> RefreshTokenRecord {
