@@ -379,10 +379,11 @@ for_each_engine! {
         .execute(&mut *tx)
         .await
         .map_err(error)?;
-        let replaced = sqlx::query(
+        let replaced = sqlx::query(concat!(
             "UPDATE refresh_tokens SET successor_hash = $3
              WHERE token_hash = $1 AND successor_hash = $2 AND revoked_at IS NULL",
-        )
+            user_still_active!("refresh_tokens")
+        ))
         .bind(old_hash)
         .bind(successor_hash)
         .bind(&new.token_hash)

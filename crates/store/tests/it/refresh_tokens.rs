@@ -9,6 +9,7 @@ conformance!(
     refresh_tokens_are_purged_after_expiry,
     concurrent_rotations_have_one_winner,
     a_user_disabled_after_the_read_gets_no_successor,
+    a_user_disabled_after_the_read_gets_no_replacement,
     a_revocation_racing_a_rotation_leaves_no_live_token,
     refresh_tokens_go_with_their_user_and_client,
     a_retry_replaces_the_unused_successor_once,
@@ -565,4 +566,33 @@ async fn a_user_disabled_after_the_read_gets_no_successor(env: Env) {
     );
     assert_eq!(refresh.get("rt1").await.unwrap(), Some(rt1));
     assert_eq!(refresh.get("rt2").await.unwrap(), None);
+}
+
+/// A retry within the grace window issues tokens too: a user disabled after the read
+/// gets no replacement, and the successor stays as it was.
+async fn a_user_disabled_after_the_read_gets_no_replacement(env: Env) {
+    create_user_and_client(&env.store).await;
+    let refresh = env.store.refresh_tokens();
+    refresh
+        .insert(&refresh_token("rt1", "fam-1", NOW))
+        .await
+        .unwrap();
+    let rt2 = refresh_token("rt2", "fam-1", at(1));
+    assert_eq!(
+        refresh.rotate("rt1", at(1), &rt2).await.unwrap(),
+        Rotation::Rotated
+    );
+    disable_user(&env.store, "u-1").await;
+
+    let rt3 = refresh_token("rt3", "fam-1", at(2));
+    let retried = audit("refresh_token.retried", "ts_app");
+    assert_eq!(
+        refresh
+            .replace_successor("rt1", "rt2", at(2), &rt3, &retried)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(refresh.get("rt2").await.unwrap(), Some(rt2));
+    assert_eq!(refresh.get("rt3").await.unwrap(), None);
 }
