@@ -24,7 +24,8 @@ impl RefreshTokens<'_> {
     pub async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
         dispatch!(self.store, insert(token))
     }
-    /// As `insert`, with the audit entry of the grant that issued it, in one transaction.
+    /// As `insert`, with the audit entry of the grant that issued it, in one transaction;
+    /// NotFound also if the user is no longer active (disabled since it was read).
     pub async fn insert_audited(
         &self,
         token: &RefreshTokenRecord,
@@ -322,8 +323,22 @@ for_each_engine! {
         commit(tx).await
     }
 
+    /// A family's first token where no code is redeemed (the password grant): its user
+    /// must still be active, as for a redemption (`user_still_active`).
     pub(crate) async fn insert_audited(db: &Db, token: &RefreshTokenRecord, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = begin_write(db).await?;
+        let active: Option<i32> = sqlx::query_scalar(concat!(
+            "SELECT 1 FROM (SELECT CAST($1 AS TEXT) AS user_id) AS first_token WHERE TRUE",
+            user_still_active!("first_token")
+        ))
+        .bind(&token.user_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(error)?;
+        if active.is_none() {
+            rollback(tx).await?;
+            return Err(StoreError::NotFound);
+        }
         insert_in(&mut tx, token).await?;
         audit::finish(tx, entry).await
     }

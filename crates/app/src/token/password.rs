@@ -10,6 +10,7 @@ use thetasecure_core::grant::GrantType;
 use thetasecure_core::scope::ScopeSet;
 use thetasecure_core::user::User;
 use thetasecure_core::{ErrorCode, OAuthError};
+use thetasecure_store::StoreError;
 
 use super::TokenRequest;
 use super::TokenResponse;
@@ -69,10 +70,16 @@ impl App {
         match &issued.refresh {
             // The family's first token and the audit entry, in one transaction.
             Some(refresh) => {
-                self.store()
+                let stored = self
+                    .store()
                     .refresh_tokens()
                     .insert_audited(refresh, &audit_entry)
-                    .await?
+                    .await;
+                match stored {
+                    // Disabled or deleted since the sign-in.
+                    Err(StoreError::NotFound) => return Err(super::invalid_grant("user")),
+                    other => other?,
+                }
             }
             None => self.store().audit().record(&audit_entry).await?,
         }

@@ -10,6 +10,7 @@ conformance!(
     concurrent_rotations_have_one_winner,
     a_user_disabled_after_the_read_gets_no_successor,
     a_user_disabled_after_the_read_gets_no_replacement,
+    a_user_disabled_after_the_sign_in_gets_no_first_token,
     a_revocation_racing_a_rotation_leaves_no_live_token,
     refresh_tokens_go_with_their_user_and_client,
     a_retry_replaces_the_unused_successor_once,
@@ -595,4 +596,28 @@ async fn a_user_disabled_after_the_read_gets_no_replacement(env: Env) {
     );
     assert_eq!(refresh.get("rt2").await.unwrap(), Some(rt2));
     assert_eq!(refresh.get("rt3").await.unwrap(), None);
+}
+
+/// The password grant's first token: a user disabled after the sign-in gets none, and
+/// no audit entry says otherwise.
+async fn a_user_disabled_after_the_sign_in_gets_no_first_token(env: Env) {
+    create_user_and_client(&env.store).await;
+    disable_user(&env.store, "u-1").await;
+    let refresh = env.store.refresh_tokens();
+    assert_eq!(
+        refresh
+            .insert_audited(
+                &refresh_token("rt1", "fam-1", NOW),
+                &audit("password_grant.issued", "ts_app")
+            )
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(refresh.get("rt1").await.unwrap(), None);
+    assert!(
+        !audit_actions(&env.store)
+            .await
+            .contains(&"password_grant.issued".to_owned())
+    );
 }
