@@ -65,7 +65,8 @@ macro_rules! user_columns {
 pub(crate) use user_columns;
 
 /// The condition of a write that issues tokens to the user of a `$table` row (a code's
-/// redemption, a refresh token's rotation): the user is still active. The token path
+/// redemption, a refresh token's rotation or retry, the password grant's first refresh
+/// token): the user is still active. The token path
 /// read the user before it signed; a user disabled since then must not get tokens that
 /// the disabling's sign-out, already past, did not revoke. On PostgreSQL the user's row
 /// is locked until the write commits, so a disabling waits for it and its sign-out then
