@@ -390,20 +390,29 @@ async fn refresh_tokens_go_with_their_user_and_client(env: Env) {
     assert!(refresh.get("rt-kept").await.unwrap().is_some());
 }
 
-/// A retry within the grace window: rt1 was rotated to rt2; the retry retires rt2 (and its
-/// access token) and stores rt3 as rt1's successor, with its audit entry. A second retry
-/// naming rt2 finds it replaced; one naming a successor that was used finds it used.
-async fn a_retry_replaces_the_unused_successor_once(env: Env) {
+/// The retry cases' start: user `u-1` and client `ts_app`, whose family `fam-1` began
+/// with rt1 at `NOW`, rotated at 1 s to rt2, which is returned (unused).
+async fn rt1_rotated_to_rt2(env: &Env) -> RefreshTokenRecord {
     create_user_and_client(&env.store).await;
     let refresh = env.store.refresh_tokens();
     refresh
         .insert(&refresh_token("rt1", "fam-1", NOW))
         .await
         .unwrap();
-    refresh
-        .rotate("rt1", at(1), &refresh_token("rt2", "fam-1", at(1)))
-        .await
-        .unwrap();
+    let rt2 = refresh_token("rt2", "fam-1", at(1));
+    assert_eq!(
+        refresh.rotate("rt1", at(1), &rt2).await.unwrap(),
+        Rotation::Rotated
+    );
+    rt2
+}
+
+/// A retry within the grace window: rt1 was rotated to rt2; the retry retires rt2 (and its
+/// access token) and stores rt3 as rt1's successor, with its audit entry. A second retry
+/// naming rt2 finds it replaced; one naming a successor that was used finds it used.
+async fn a_retry_replaces_the_unused_successor_once(env: Env) {
+    rt1_rotated_to_rt2(&env).await;
+    let refresh = env.store.refresh_tokens();
     let rt3 = refresh_token("rt3", "fam-1", at(2));
     let retried = audit("refresh_token.retried", "ts_app");
     let retired = refresh
@@ -572,17 +581,8 @@ async fn a_user_disabled_after_the_read_gets_no_successor(env: Env) {
 /// A retry within the grace window issues tokens too: a user disabled after the read
 /// gets no replacement, and the successor stays as it was.
 async fn a_user_disabled_after_the_read_gets_no_replacement(env: Env) {
-    create_user_and_client(&env.store).await;
+    let rt2 = rt1_rotated_to_rt2(&env).await;
     let refresh = env.store.refresh_tokens();
-    refresh
-        .insert(&refresh_token("rt1", "fam-1", NOW))
-        .await
-        .unwrap();
-    let rt2 = refresh_token("rt2", "fam-1", at(1));
-    assert_eq!(
-        refresh.rotate("rt1", at(1), &rt2).await.unwrap(),
-        Rotation::Rotated
-    );
     disable_user(&env.store, "u-1").await;
 
     let rt3 = refresh_token("rt3", "fam-1", at(2));
